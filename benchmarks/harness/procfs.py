@@ -1,0 +1,78 @@
+"""Process facts read from /proc: the process tree, CPU time, resident memory, CPU pinning."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+PROC = Path("/proc")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its live descendants, parent first."""
+    tree: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(_children(current))
+    return tree
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in _tasks(pid):
+        try:
+            text = (PROC / str(pid) / "task" / str(task) / "children").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        children.extend(int(child) for child in text.split())
+    return children
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(entry.name) for entry in (PROC / str(pid) / "task").iterdir()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process tree (all threads), in seconds."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            stat = (PROC / str(member) / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # The command name may hold spaces or parentheses; fields are counted after its last ')'.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / CLOCK_TICKS_PER_SECOND
+
+
+def rss_bytes(pid: int) -> int:
+    """Summed VmRSS of the process tree (pages shared between members count once per member)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            status = (PROC / str(member) / "status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def pin(pid: int, cpus: Iterable[int]) -> None:
+    """Pin every thread of the process tree to `cpus`; threads started later inherit it."""
+    cpu_set = set(cpus)
+    for member in process_tree(pid):
+        for task in _tasks(member):
+            try:
+                os.sched_setaffinity(task, cpu_set)
+            except (ProcessLookupError, FileNotFoundError):
+                continue

@@ -1,0 +1,3 @@
+from mecha.cli import main
+
+raise SystemExit(main())

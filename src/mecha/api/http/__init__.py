@@ -1,0 +1,1 @@
+"""The HTTP front end: Dapr's `/v1.0/...` routes on Mecha's own HTTP/1.1 layer."""

@@ -1,0 +1,132 @@
+"""A declarative route table and the matcher over it.
+
+Patterns are paths whose segments may be `{name}` (one segment) or, last, `{name...}` (the
+rest of the path). Matching works on the raw path; captured values are percent-decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from mecha.http1 import Request, Response
+
+if TYPE_CHECKING:
+    from mecha.apps import HostedApp
+    from mecha.runtime import Runtime
+
+
+@dataclass(slots=True)
+class Call:
+    """One API call as a handler sees it."""
+
+    request: Request
+    params: dict[str, str]
+    app: HostedApp
+    runtime: Runtime
+
+
+Handler = Callable[[Call], Response | Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    name: str
+    # Health routes answer without the API token, as daprd's do.
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    segments: tuple[str, ...]
+    params: tuple[tuple[int, str], ...]
+    rest: str | None
+    methods: dict[str, Route]
+
+
+class NoRoute(Exception):
+    def __init__(self, allowed: Sequence[str]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+
+class Router:
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self._static: dict[str, dict[str, Route]] = {}
+        patterns: dict[str, _Pattern] = {}
+        for route in routes:
+            if "{" not in route.pattern:
+                self._static.setdefault(route.pattern, {})[route.method] = route
+                continue
+            pattern = patterns.get(route.pattern) or _compile(route.pattern)
+            patterns[route.pattern] = pattern
+            pattern.methods[route.method] = route
+        # Longer literal prefixes first, so `/state/{s}/bulk` wins over `/state/{s}/{key}`.
+        self._patterns = sorted(
+            patterns.values(),
+            key=lambda p: (sum(1 for s in p.segments if s), p.rest is None),
+            reverse=True,
+        )
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for a request; NoRoute (with the allowed methods) when there is none."""
+        methods = self._static.get(path)
+        if methods is not None:
+            route = methods.get(method)
+            if route is not None:
+                return route, {}
+            raise NoRoute(sorted(methods))
+        parts = path.split("/")
+        allowed: list[str] = []
+        for pattern in self._patterns:
+            params = _match(pattern, parts)
+            if params is None:
+                continue
+            route = pattern.methods.get(method)
+            if route is not None:
+                return route, params
+            allowed.extend(pattern.methods)
+        raise NoRoute(sorted(set(allowed)))
+
+
+def _compile(text: str) -> _Pattern:
+    segments: list[str] = []
+    params: list[tuple[int, str]] = []
+    rest: str | None = None
+    parts = text.split("/")
+    for index, part in enumerate(parts):
+        if part.startswith("{") and part.endswith("...}"):
+            if index != len(parts) - 1:
+                raise ValueError(f"{text}: a rest segment must come last")
+            rest = part[1:-4]
+        elif part.startswith("{") and part.endswith("}"):
+            params.append((index, part[1:-1]))
+            segments.append("")
+        else:
+            segments.append(part)
+    return _Pattern(tuple(segments), tuple(params), rest, {})
+
+
+def _match(pattern: _Pattern, parts: list[str]) -> dict[str, str] | None:
+    count = len(pattern.segments)
+    if pattern.rest is None:
+        if len(parts) != count:
+            return None
+    elif len(parts) <= count:
+        return None
+    for literal, part in zip(pattern.segments, parts, strict=False):
+        if literal and literal != part:
+            return None
+    values: dict[str, str] = {}
+    for index, name in pattern.params:
+        if not parts[index]:
+            return None
+        values[name] = unquote(parts[index])
+    if pattern.rest is not None:
+        values[pattern.rest] = unquote("/".join(parts[count:]))
+    return values

@@ -1,0 +1,113 @@
+"""HttpApi: one app's HTTP API listener: route, check the token, call, render errors."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from mecha.api.http.errors import render_error, render_protocol_error
+from mecha.api.http.router import Call, NoRoute, Route, Router
+from mecha.api.http.routes import ROUTES
+from mecha.errors import ErrorCode, MechaError
+from mecha.http1 import HttpServer, Limits, Request, Response
+
+if TYPE_CHECKING:
+    from mecha.apps import HostedApp
+    from mecha.runtime import Runtime
+
+log = logging.getLogger("mecha.api.http")
+api_log = logging.getLogger("mecha.api")
+
+_ROUTER = Router(ROUTES)
+
+
+class HttpApi:
+    def __init__(self, runtime: Runtime, app: HostedApp) -> None:
+        config = runtime.config
+        self._runtime = runtime
+        self._app = app
+        self._token = app.api_token.encode() if app.api_token else None
+        self._log_calls = config.enable_api_logging
+        self.server = HttpServer(
+            self.handle,
+            limits=Limits(
+                max_body_bytes=config.max_body_bytes, max_header_bytes=config.max_header_bytes
+            ),
+            on_protocol_error=render_protocol_error,
+        )
+
+    async def listen(self, addresses: tuple[str, ...], port: int) -> int:
+        """Listen on every address; the bound port (the one chosen when `port` is 0)."""
+        for address in addresses:
+            port = await self.server.listen(address, port)
+        return port
+
+    async def close(self, grace: float) -> None:
+        await self.server.close(grace)
+
+    def handle(self, request: Request) -> Response | Awaitable[Response]:
+        try:
+            route, params = _ROUTER.match(request.method, request.path)
+        except NoRoute as missing:
+            return self._no_route(request, missing)
+        if self._token is not None and not route.public and not self._token_ok(request):
+            return render_error(
+                MechaError(ErrorCode.UNAUTHORIZED, "authentication error: api token mismatch")
+            )
+        call = Call(request, params, self._app, self._runtime)
+        if self._log_calls:
+            return self._logged(route, call)
+        try:
+            result = route.handler(call)
+        except MechaError as error:
+            return render_error(error)
+        if isinstance(result, Response):
+            return result
+        return _finish(result)
+
+    def _token_ok(self, request: Request) -> bool:
+        given = request.headers.get("dapr-api-token")
+        assert self._token is not None
+        return given is not None and hmac.compare_digest(given.encode("latin-1"), self._token)
+
+    async def _logged(self, route: Route, call: Call) -> Response:
+        started = time.perf_counter()
+        try:
+            result = route.handler(call)
+            response = result if isinstance(result, Response) else await result
+        except MechaError as error:
+            response = render_error(error)
+        api_log.info(
+            "HTTP API called: %s %s (%s) -> %d in %.2f ms",
+            call.request.method,
+            call.request.path,
+            route.name,
+            response.status,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @staticmethod
+    def _no_route(request: Request, missing: NoRoute) -> Response:
+        if missing.allowed:
+            response = render_error(
+                MechaError(
+                    ErrorCode.METHOD_NOT_ALLOWED,
+                    f"method {request.method} is not allowed on {request.path}",
+                )
+            )
+            response.headers.append(("Allow", ", ".join(missing.allowed)))
+            return response
+        return render_error(
+            MechaError(ErrorCode.NOT_FOUND, f"no API route for {request.method} {request.path}")
+        )
+
+
+async def _finish(pending: Awaitable[Response]) -> Response:
+    try:
+        return await pending
+    except MechaError as error:
+        return render_error(error)

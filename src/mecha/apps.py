@@ -1,0 +1,51 @@
+"""The apps a runtime serves: one in sidecar mode, many in node mode.
+
+A hosted app is an entry in the runtime's table — its id, its API listeners, its tokens, its
+app channel — never a global. Everything below the front ends receives the app it acts for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class HostedApp:
+    id: str
+    http_port: int
+    grpc_port: int
+    app_port: int | None = None
+    app_protocol: str = "http"
+    app_channel_address: str = "127.0.0.1"
+    api_token: str | None = None
+    app_api_token: str | None = None
+    extended_metadata: dict[str, str] = field(default_factory=dict)
+    # Set once the app answers on its port (at once when it has none).
+    channel_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.channel_ready.is_set()
+
+
+class AppTable:
+    """The apps of one runtime, by id."""
+
+    def __init__(self) -> None:
+        self._apps: dict[str, HostedApp] = {}
+
+    def add(self, app: HostedApp) -> None:
+        if app.id in self._apps:
+            raise ValueError(f"app {app.id!r} is already hosted by this runtime")
+        self._apps[app.id] = app
+
+    def get(self, app_id: str) -> HostedApp | None:
+        return self._apps.get(app_id)
+
+    def __iter__(self) -> Iterator[HostedApp]:
+        return iter(self._apps.values())
+
+    def __len__(self) -> int:
+        return len(self._apps)

@@ -1,0 +1,1 @@
+"""Building blocks: one package each, with protocols, models and a service."""

@@ -1,0 +1,1 @@
+"""State management: key/value state with ETags, TTL, transactions and queries."""

@@ -1,0 +1,1 @@
+"""Concrete components, one module per backend under a package per building block."""

@@ -1,0 +1,145 @@
+"""The values that cross the HTTP/1.1 layer: headers, requests, responses and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+
+class Headers:
+    """Request or response headers: ordered (name, value) pairs.
+
+    Names are lower-cased str, values str (latin-1 decoded, so every byte round-trips).
+    Lookups by name are case-insensitive and use an index built on the first lookup.
+    """
+
+    __slots__ = ("_index", "_items")
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self._items: list[tuple[str, str]] = (
+            [(name.lower(), value) for name, value in items] if items else []
+        )
+        self._index: dict[str, str] | None = None
+
+    def _build_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for name, value in self._items:
+            if name not in index:
+                index[name] = value
+        self._index = index
+        return index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of `name`, or `default`."""
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        return index.get(name.lower(), default)
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of `name`, in order."""
+        wanted = name.lower()
+        return [value for key, value in self._items if key == wanted]
+
+    def add(self, name: str, value: str) -> None:
+        lowered = name.lower()
+        self._items.append((lowered, value))
+        if self._index is not None and lowered not in self._index:
+            self._index[lowered] = value
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        return name.lower() in index
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+class Request:
+    """One parsed request. `path` and `query` are the raw, still percent-encoded target parts."""
+
+    __slots__ = ("body", "headers", "http_version", "keep_alive", "method", "path", "query")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        keep_alive: bool,
+        http_version: str,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+        self.http_version = http_version
+
+    def __repr__(self) -> str:
+        target = f"{self.path}?{self.query}" if self.query else self.path
+        return f"<Request {self.method} {target} HTTP/{self.http_version} body={len(self.body)}B>"
+
+
+class Response:
+    """What a handler answers. The server adds Content-Length, Date, Server and Connection."""
+
+    __slots__ = ("body", "content_type", "headers", "status")
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes = b"",
+        headers: Iterable[tuple[str, str]] = (),
+        content_type: str | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers: list[tuple[str, str]] = list(headers)
+        self.content_type = content_type
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} body={len(self.body)}B>"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep one connection from taking more than its share."""
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Largest request body accepted (daprd's --max-body-size default, 4Mi); larger gets 413."""
+    max_header_bytes: int = 16 * 1024
+    """Largest request line + header section accepted; larger gets 431."""
+    keepalive_timeout: float = 75.0
+    """An idle keep-alive connection is closed after this many seconds."""
+    max_pipelined: int = 64
+    """Requests parsed ahead of the one being answered before the server stops reading."""
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 0:
+            raise ValueError("max_body_bytes must be >= 0")
+        if self.max_header_bytes < 64:
+            raise ValueError("max_header_bytes must be >= 64")
+        if self.keepalive_timeout <= 0:
+            raise ValueError("keepalive_timeout must be > 0")
+        if self.max_pipelined < 1:
+            raise ValueError("max_pipelined must be >= 1")
+
+
+Handler = Callable[[Request], Response | Awaitable[Response]]
+"""Answers one request: a plain function (answered synchronously) or an async function."""
+
+ProtocolErrorRenderer = Callable[[int, str], Response]
+"""Builds the response for an error the server answers itself: (HTTP status, human message)."""

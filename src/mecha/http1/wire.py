@@ -1,0 +1,114 @@
+"""Response serialisation: one bytes join for the head, one transport call per response."""
+
+from __future__ import annotations
+
+import asyncio
+from http import HTTPStatus
+
+from mecha.http1.dates import date_line
+from mecha.http1.message import Response
+
+CONNECTION_CLOSE = b"Connection: close\r\n"
+CONNECTION_KEEP_ALIVE = b"Connection: keep-alive\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# Framing and connection management belong to the server; a handler's copy would contradict it.
+_MANAGED_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+# Larger bodies go out by writelines (vectored on uvloop) rather than copied into the head.
+_JOIN_LIMIT = 64 * 1024
+_CONTENT_TYPE_CACHE_SIZE = 64
+
+_status_lines: dict[int, bytes] = {
+    status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
+    for status in HTTPStatus
+}
+_content_type_lines: dict[str, bytes] = {}
+_length_lines = [b"Content-Length: %d\r\n" % size for size in range(4096)]
+
+
+def status_line(status: int) -> bytes:
+    line = _status_lines.get(status)
+    if line is None:
+        if type(status) is not int or not 100 <= status <= 999:
+            raise ValueError(f"invalid HTTP status {status!r}")
+        line = b"HTTP/1.1 %d \r\n" % status
+    return line
+
+
+def server_line(server_header: str) -> bytes:
+    if not server_header:
+        return b""
+    return _field_lines([("Server", server_header)])
+
+
+def _field_lines(fields: list[tuple[str, str]]) -> bytes:
+    text = "".join([f"{name}: {value}\r\n" for name, value in fields])
+    # Exactly one CR and one LF per line, or a value is trying to smuggle a header or a body.
+    if text.count("\n") != len(fields) or text.count("\r") != len(fields):
+        raise ValueError("header name or value contains CR or LF")
+    return text.encode("latin-1")
+
+
+def _content_type_line(content_type: str) -> bytes:
+    line = _content_type_lines.get(content_type)
+    if line is None:
+        line = _field_lines([("Content-Type", content_type)])
+        if len(_content_type_lines) < _CONTENT_TYPE_CACHE_SIZE:
+            _content_type_lines[content_type] = line
+    return line
+
+
+def _extra_fields(response: Response) -> bytes:
+    content_type = response.content_type
+    fields = b"" if content_type is None else _content_type_line(content_type)
+    if response.headers:
+        kept = [pair for pair in response.headers if pair[0].lower() not in _MANAGED_FIELDS]
+        if kept:
+            fields += _field_lines(kept)
+    return fields
+
+
+def write_response(
+    transport: asyncio.WriteTransport,
+    response: Response,
+    *,
+    head_only: bool,
+    connection: bytes,
+    server: bytes,
+) -> None:
+    """Serialises `response` and hands it to `transport` in one call.
+
+    `connection` is a ready `Connection:` line or b""; `server` the `Server:` line or b"".
+    Raises ValueError (before writing anything) for an invalid status or header.
+    """
+    status = response.status
+    first = _status_lines.get(status) or status_line(status)
+    if response.headers:
+        fields = _extra_fields(response)
+    elif response.content_type is None:
+        fields = b""
+    else:
+        content_type = response.content_type
+        fields = _content_type_lines.get(content_type) or _content_type_line(content_type)
+    if status < 200 or status == 204 or status == 304:
+        transport.write(b"".join((first, server, date_line(), fields, connection, b"\r\n")))
+        return
+    body = response.body
+    size = len(body)
+    length = _length_lines[size] if size < 4096 else b"Content-Length: %d\r\n" % size
+    if head_only or not size:
+        transport.write(b"".join((first, server, date_line(), length, fields, connection, b"\r\n")))
+    elif size <= _JOIN_LIMIT:
+        transport.write(
+            b"".join((first, server, date_line(), length, fields, connection, b"\r\n", body))
+        )
+    else:
+        head = b"".join((first, server, date_line(), length, fields, connection, b"\r\n"))
+        transport.writelines((head, body))
+
+
+def fallback_error(status: int, message: str) -> Response:
+    """A plain-text error response for when the configured renderer itself fails."""
+    return Response(
+        status, message.encode("utf-8", "replace"), content_type="text/plain; charset=utf-8"
+    )

@@ -1,0 +1,1 @@
+"""The acceptance runner's parts: scenario headers, process control, running one scenario."""

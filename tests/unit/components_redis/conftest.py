@@ -1,0 +1,53 @@
+"""Fixtures for the Redis driver tests. The real Redis is 127.0.0.1:6379; tests use unique key
+prefixes and delete what they wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis_servers import REDIS_HOST, REDIS_PORT, TcpProxy
+
+from mecha.components.redis.client import ConnectionOptions, RedisClient, Reply
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[RedisClient]:
+    """A client of the real Redis."""
+    client = RedisClient(ConnectionOptions(REDIS_HOST, REDIS_PORT))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def key_prefix(redis: RedisClient) -> AsyncIterator[str]:
+    """A prefix no other test uses; its keys are deleted afterwards."""
+    prefix = f"unit-redis-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    cursor: Reply = b"0"
+    while True:
+        reply = await redis.execute(b"SCAN", cursor, b"MATCH", prefix + "*", b"COUNT", 1000)
+        assert isinstance(reply, list)
+        cursor, keys = reply
+        assert isinstance(cursor, bytes)
+        assert isinstance(keys, list)
+        if keys:
+            await redis.execute(b"DEL", *keys)  # type: ignore[arg-type]
+        if cursor == b"0":
+            return
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy()
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        with contextlib.suppress(AssertionError, RuntimeError):
+            await proxy.stop()
