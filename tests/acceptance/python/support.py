@@ -7,13 +7,20 @@ with a message that says what was expected and what came back.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
 
 T = TypeVar("T")
 
@@ -81,3 +88,90 @@ def wait_until(what: str, predicate: Callable[[], bool], timeout_s: float = 10.0
             raise AssertionError(f"{what}: still not true after {timeout_s:g} s")
         time.sleep(0.05)
     print(f"ok: {what}")
+
+
+def run_token() -> str:
+    """A short id unique to this run, so keys and query filters never see earlier runs' data."""
+    return uuid.uuid4().hex[:12]
+
+
+def expect_failure(what: str, call: Callable[[], object]) -> Exception:
+    """Run `call`, which must raise; return what it raised."""
+    try:
+        result = call()
+    except Exception as error:  # the caller checks the kind and code of the failure
+        print(f"ok: {what} fails ({type(error).__name__}: {error})")
+        return error
+    raise AssertionError(f"{what}: expected a failure, got {result!r}")
+
+
+def expect_grpc_code(
+    what: str, call: Callable[[], object], *codes: grpc.StatusCode
+) -> grpc.RpcError:
+    """Run `call`, which must fail with an RPC error of one of `codes`; return that error."""
+    error = expect_failure(what, call)
+    if not isinstance(error, grpc.RpcError):
+        raise AssertionError(f"{what}: expected an RPC error, got {error!r}") from error
+    if len(codes) == 1:
+        expect_equal(f"{what}: status code", error.code(), codes[0])
+    else:
+        expect(f"{what}: status code is one of {codes}", error.code() in codes, error.code())
+    return error
+
+
+class StoreMatrix:
+    """Runs a scenario's steps against several stores, so that one broken store hides no other.
+
+    A store whose step fails is skipped in later steps; `finish` prints one line per store and
+    fails the scenario if any store failed.
+    """
+
+    def __init__(self, stores: Iterable[str]) -> None:
+        self.stores = tuple(stores)
+        self.failures: dict[str, str] = {}
+
+    def step(self, what: str, check: Callable[[str], None], stores: Iterable[str] = ()) -> None:
+        """Run `check(store)` for each store still passing (only `stores`, when given)."""
+        chosen = set(stores)
+        for store in self.stores:
+            if store in self.failures or (chosen and store not in chosen):
+                continue
+            print(f"--- [{store}] {what}")
+            try:
+                check(store)
+            except Exception as error:  # recorded per store; `finish` fails the scenario
+                self.failures[store] = f"{what}: {type(error).__name__}: {error}"
+                print(f"FAILED [{store}] {self.failures[store]}")
+
+    def finish(self) -> None:
+        print("=== per store")
+        for store in self.stores:
+            print(f"{'FAIL' if store in self.failures else 'PASS'} {store}")
+            if store in self.failures:
+                print(f"     {self.failures[store]}")
+        if self.failures:
+            raise SystemExit(f"failed on {len(self.failures)} store(s): {', '.join(self.failures)}")
+
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+
+
+def run_js(source: str, env_extra: Mapping[str, str] | None = None, timeout_s: float = 20) -> Any:
+    """Run an ES module with the JS SDK resolvable; return the JSON its last output line holds."""
+    completed = subprocess.run(
+        [shutil.which("node") or "node", "--input-type=module", "-e", source],
+        cwd=JS_DIR,
+        env={**os.environ, **(env_extra or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise AssertionError(
+            f"node exited with {completed.returncode}: {completed.stderr.strip()[-2000:]}"
+        )
+    lines = completed.stdout.strip().splitlines()
+    if not lines:
+        raise AssertionError(f"node printed nothing (stderr: {completed.stderr.strip()[-2000:]})")
+    return json.loads(lines[-1])
