@@ -35,7 +35,12 @@ def resources(config: RuntimeConfig) -> Resources:
             1,
             "statestore",
             "state.sqlite",
-            {"connectionString": "state.db", "actorStateStore": "true"},
+            {
+                "connectionString": "state.db",
+                "actorStateStore": "true",
+                # Expired rows read as missing at once; this only reclaims their space.
+                "cleanupInterval": "1h",
+            },
         ),
     )
     return Resources(components=components)

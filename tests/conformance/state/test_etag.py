@@ -155,6 +155,16 @@ async def test_delete_with_a_stale_etag_keeps_the_value(store: StateStore, prefi
     assert (await read(store, key)).data == b"v2"
 
 
+async def test_delete_without_etag_is_unconditional_whatever_the_concurrency(
+    store: StateStore, prefix: str
+) -> None:
+    for concurrency in Concurrency:
+        key = prefix + concurrency.value
+        await store.set(SetRequest(key, b"v"))
+        await store.delete(DeleteRequest(key, concurrency=concurrency))
+        assert await store.get(GetRequest(key)) is None
+
+
 async def test_delete_with_the_current_etag_deletes(store: StateStore, prefix: str) -> None:
     key = prefix + "k"
     await store.set(SetRequest(key, b"v1"))

@@ -6,6 +6,7 @@ any store's (or the shared evaluator's) code.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -67,9 +68,13 @@ async def queryable(store: StateStore, prefix: str, app_prefix: str) -> Queryabl
     assert isinstance(store, QueryableStore)
     base = prefix.removesuffix("||")
     look_alikes = (base + "Zq*||", base + "_%ZZ||", base + "||", base + "_%*|", "x" + app_prefix)
-    for key_prefix in (app_prefix, *look_alikes):
-        for name, doc in DOCS.items():
-            await store.set(SetRequest(key_prefix + name, orjson.dumps(doc)))
+    await asyncio.gather(
+        *(
+            store.set(SetRequest(key_prefix + name, orjson.dumps(doc)))
+            for key_prefix in (app_prefix, *look_alikes)
+            for name, doc in DOCS.items()
+        )
+    )
     return store
 
 

@@ -28,7 +28,14 @@ T = TypeVar("T")
 _MAX_BATCH = 256
 _PROGRESS_STEPS = 1000  # SQLite VM steps between deadline checks
 # Errors that say the database cannot be used right now, rather than that the request was bad.
-_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "interrupted", "readonly", "full")
+_UNAVAILABLE = (
+    "database is locked",
+    "database table is locked",
+    "unable to open",
+    "disk i/o error",
+    "interrupted",
+    "database or disk is full",
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +44,7 @@ class _Job:
     future: asyncio.Future[Any]
     deadline: float  # time.monotonic()
     writes: bool
+    savepoint: bool
     outcome: tuple[bool, Any] = field(default=(False, None))  # (succeeded, result or error)
 
 
@@ -48,6 +56,7 @@ class SQLiteWorker:
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._deadline = float("inf")  # of the job running now; read by the progress handler
+        self._closing = False
 
     async def open(self) -> None:
         """Start the thread and connect; raises what connecting raised."""
@@ -59,22 +68,37 @@ class SQLiteWorker:
             target=self._main, args=(opened,), name="mecha-sqlite", daemon=True
         )
         self._thread.start()
-        await opened
+        try:
+            await opened
+        except BaseException:
+            self._closing = True  # the thread has ended: nothing would ever run a job
+            raise
 
-    async def run(self, function: Callable[[sqlite3.Connection], T], *, writes: bool = False) -> T:
-        """Run `function(connection)` on the database thread; `writes` ones are committed."""
-        if self._loop is None or self._stopped is None or self._stopped.done():
+    async def run(
+        self,
+        function: Callable[[sqlite3.Connection], T],
+        *,
+        writes: bool = False,
+        savepoint: bool = True,
+    ) -> T:
+        """Run `function(connection)` on the database thread; `writes` ones are committed.
+
+        A write job that fails is undone by rolling back to a savepoint taken before it. A job
+        of a single statement may pass `savepoint=False`: SQLite undoes a failed statement alone.
+        """
+        if self._loop is None or self._closing:
             raise StoreUnavailable(f"{self._settings.described} is closed")
         future: asyncio.Future[T] = self._loop.create_future()
         deadline = time.monotonic() + self._settings.timeout
-        self._jobs.put(_Job(function, future, deadline, writes))
+        self._jobs.put(_Job(function, future, deadline, writes, savepoint))
         return await future
 
     async def close(self) -> None:
         """Finish the queued jobs, close the connection and end the thread."""
         if self._stopped is None or self._thread is None:
             return
-        if self._thread.is_alive():
+        if not self._closing:
+            self._closing = True  # no job may queue up behind the stop signal
             self._jobs.put(None)
         await asyncio.shield(self._stopped)
 
@@ -113,12 +137,10 @@ class SQLiteWorker:
         )
         try:
             if settings.in_memory:
-                journal = "MEMORY"
-            elif settings.disable_wal or settings.read_only:
-                journal = "DELETE"
-            else:
-                journal = "WAL"
-            connection.execute(f"PRAGMA journal_mode = {journal}")
+                connection.execute("PRAGMA journal_mode = MEMORY")
+            elif not settings.read_only:  # a read-only database keeps the mode it has
+                journal = "DELETE" if settings.disable_wal else "WAL"
+                connection.execute(f"PRAGMA journal_mode = {journal}")
             for name, value in settings.pragmas:
                 connection.execute(f"PRAGMA {name} = {value}")
             connection.set_progress_handler(self._late, _PROGRESS_STEPS)
@@ -167,24 +189,29 @@ class SQLiteWorker:
             else:
                 runnable.append(job)
         if not any(job.writes for job in runnable):
-            for job in runnable:
-                self._run(connection, job)
+            self._read(connection, runnable)
             return
-        connection.execute("BEGIN IMMEDIATE")
+        if not self._begin(connection, runnable):
+            return
         committed_later: list[_Job] = []
-        for job in runnable:
-            connection.execute("SAVEPOINT job")
+        for position, job in enumerate(runnable):
+            if job.savepoint:
+                connection.execute("SAVEPOINT job")
             self._run(connection, job)
             if not connection.in_transaction:
                 # SQLite rolled back the whole transaction (I/O error, interrupt...): the jobs
                 # before this one are lost too. Start again for the rest.
-                _fail(committed_later, job.outcome[1] if not job.outcome[0] else self._lost())
+                _fail(
+                    [*committed_later, job], job.outcome[1] if not job.outcome[0] else self._lost()
+                )
                 committed_later.clear()
-                connection.execute("BEGIN IMMEDIATE")
+                if not self._begin(connection, runnable[position + 1 :]):
+                    return
                 continue
-            if not job.outcome[0]:
-                connection.execute("ROLLBACK TO job")
-            connection.execute("RELEASE job")
+            if job.savepoint:
+                if not job.outcome[0]:
+                    connection.execute("ROLLBACK TO job")
+                connection.execute("RELEASE job")
             committed_later.append(job)
         try:
             connection.execute("COMMIT")
@@ -192,6 +219,28 @@ class SQLiteWorker:
             if connection.in_transaction:
                 connection.rollback()
             _fail(committed_later, _unavailable(error, self._settings.described))
+
+    def _begin(self, connection: sqlite3.Connection, jobs: list[_Job]) -> bool:
+        """Start the write transaction; when that fails (locked), so do the jobs."""
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            _fail(jobs, self._translate(error))
+            return False
+        return True
+
+    def _read(self, connection: sqlite3.Connection, jobs: list[_Job]) -> None:
+        """Run read-only jobs, several in one read transaction (one snapshot, fewer locks)."""
+        if len(jobs) == 1:
+            self._run(connection, jobs[0])
+            return
+        connection.execute("BEGIN")
+        try:
+            for job in jobs:
+                self._run(connection, job)
+        finally:
+            if connection.in_transaction:
+                connection.execute("COMMIT")
 
     def _lost(self) -> StoreUnavailable:
         return StoreUnavailable(f"{self._settings.described}: the transaction was rolled back")
@@ -227,7 +276,7 @@ class SQLiteWorker:
 
 
 def _unavailable(error: BaseException, described: str) -> BaseException:
-    if isinstance(error, sqlite3.Error):
+    if isinstance(error, sqlite3.Error | OSError):
         return StoreUnavailable(f"{described}: {error}")
     return error
 

@@ -15,9 +15,12 @@ import asyncio
 import base64
 import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
+from types import MappingProxyType
 from typing import Any, Final
 
 import orjson
@@ -37,6 +40,7 @@ from mecha.blocks.state.models import (
 )
 from mecha.blocks.state.query import run_query
 from mecha.components.base import ComponentContext
+from mecha.components.state._sqlite_schema import Statements, migrate, table_columns
 from mecha.components.state._sqlite_settings import SQLiteSettings, parse_settings
 from mecha.components.state._sqlite_worker import SQLiteWorker
 
@@ -45,23 +49,33 @@ log = logging.getLogger("mecha.components.state.sqlite")
 _FEATURES: Final = tuple(
     f.value for f in (Feature.ETAG, Feature.TRANSACTIONAL, Feature.TTL, Feature.QUERY_API)
 )
-_MIGRATION_LEVEL = 1  # daprd's migrations for this table; our content_type column is added apart
 _BULK_CHUNK = 500  # keys per `IN (...)`, well under SQLite's bound-parameter limit
-_COLUMNS = "value, is_binary, etag, expiration_time, content_type"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+_second_text: tuple[int, str] = (0, "1970-01-01 00:00:00")  # the last whole second formatted
 
 
-def _sql_time(moment: datetime) -> str:
-    """The text daprd's `CURRENT_TIMESTAMP` writes, with milliseconds."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def _sql_time(epoch: float) -> str:
+    """The text daprd's `CURRENT_TIMESTAMP` writes (UTC), with milliseconds added."""
+    global _second_text
+    second = int(epoch)
+    cached_second, text = _second_text
+    if second != cached_second:
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        _second_text = (second, text)
+    return f"{text}.{int((epoch - second) * 1000):03d}"
+
+
+def _sql_now() -> str:
+    return _sql_time(time.time())
+
+
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 
 def _ttl_metadata(expiration: str | None) -> Mapping[str, str]:
     if expiration is None:
-        return {}
+        return _NO_METADATA
     moment = datetime.fromisoformat(expiration)
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
@@ -103,65 +117,29 @@ def _glob_prefix(prefix: str) -> str:
     return escaped + "*"
 
 
-class _Statements:
-    """The SQL of one table, written once."""
-
-    def __init__(self, table: str, metadata_table: str) -> None:
-        live = "(expiration_time IS NULL OR expiration_time > ?)"
-        self.get = f"SELECT {_COLUMNS} FROM {table} WHERE key = ? AND {live}"
-        self.bulk_get = f"SELECT key, {_COLUMNS} FROM {table} WHERE key IN ({{}}) AND {live}"
-        insert = (
-            f"INSERT INTO {table} (key, value, is_binary, etag, expiration_time, update_time, "
-            "content_type) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-            "value = excluded.value, is_binary = excluded.is_binary, etag = excluded.etag, "
-            "expiration_time = excluded.expiration_time, update_time = excluded.update_time, "
-            "content_type = excluded.content_type"
-        )
-        self.upsert = insert
-        # First-write may only replace a row that has expired.
-        self.insert = (
-            f"{insert} WHERE {table}.expiration_time IS NOT NULL AND {table}.expiration_time <= ?"
-        )
-        self.update = (
-            f"UPDATE {table} SET value = ?, is_binary = ?, etag = ?, expiration_time = ?, "
-            f"update_time = ?, content_type = ? WHERE key = ? AND etag = ? AND {live}"
-        )
-        self.delete = f"DELETE FROM {table} WHERE key = ?"
-        self.delete_checked = f"DELETE FROM {table} WHERE key = ? AND etag = ? AND {live}"
-        self.query = (
-            f"SELECT key, value, etag, content_type FROM {table} "
-            f"WHERE key GLOB ? AND NOT is_binary AND {live}"
-        )
-        self.claim_cleanup = (
-            f"INSERT INTO {metadata_table} (key, value) VALUES ('last-cleanup', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value "
-            f"WHERE (julianday(excluded.value) - julianday({metadata_table}.value)) * 86400000 > ?"
-        )
-        self.delete_expired = (
-            f"DELETE FROM {table} WHERE expiration_time IS NOT NULL AND expiration_time <= ?"
-        )
-
-
 class SQLiteStateStore:
     def __init__(self) -> None:
         self._settings: SQLiteSettings | None = None
-        self._sql: _Statements | None = None
+        self._sql: Statements | None = None
         self._worker: SQLiteWorker | None = None
         self._cleanup: asyncio.Task[None] | None = None
 
     async def init(self, context: ComponentContext) -> None:
         settings = parse_settings(context.metadata, context.data_dir)
         self._settings = settings
-        self._sql = _Statements(settings.table, settings.metadata_table)
         self._worker = SQLiteWorker(settings)
         await self._worker.open()
         try:
-            if not settings.read_only:
-                await self._worker.run(self._migrate, writes=True)
+            if settings.read_only:
+                columns = await self._worker.run(partial(table_columns, table=settings.table))
+            else:
+                prepare = partial(migrate, table=settings.table, meta=settings.metadata_table)
+                columns = await self._worker.run(prepare, writes=True)
         except BaseException:
             await self._worker.close()
             raise
-        if settings.cleanup_interval > 0:
+        self._sql = Statements(settings.table, settings.metadata_table, columns)
+        if settings.cleanup_interval > 0 and not settings.read_only:
             self._cleanup = asyncio.get_running_loop().create_task(self._clean_forever())
 
     async def close(self) -> None:
@@ -181,7 +159,7 @@ class SQLiteStateStore:
         sql, key = self._statements.get, request.key
 
         def get(db: sqlite3.Connection) -> Item | None:
-            row = db.execute(sql, (key, _sql_time(_now()))).fetchone()
+            row = db.execute(sql, (key, _sql_now())).fetchone()
             return None if row is None else _item(row)
 
         return await self._db.run(get)
@@ -193,7 +171,7 @@ class SQLiteStateStore:
         sql = self._statements.bulk_get
 
         def bulk_get(db: sqlite3.Connection) -> list[Item | None]:
-            now = _sql_time(_now())
+            now = _sql_now()
             found: dict[str, Item] = {}
             unique = list(dict.fromkeys(keys))
             for start in range(0, len(unique), _BULK_CHUNK):
@@ -207,12 +185,12 @@ class SQLiteStateStore:
 
     async def set(self, request: SetRequest) -> None:
         etag = _given_etag(request.etag)
-        set_row = self._set_function(request, etag)
-        await self._db.run(set_row, writes=True)
+        await self._db.run(self._set_function(request, etag), writes=True, savepoint=False)
 
     async def delete(self, request: DeleteRequest) -> None:
         etag = _given_etag(request.etag)
-        await self._db.run(self._delete_function(request, etag), writes=True)
+        delete_row = self._delete_function(request, etag)
+        await self._db.run(delete_row, writes=True, savepoint=False)
 
     async def transact(self, request: TransactionRequest) -> None:
         steps: list[Callable[[sqlite3.Connection], None]] = []
@@ -236,7 +214,7 @@ class SQLiteStateStore:
         sql, pattern = self._statements.query, _glob_prefix(request.key_prefix)
 
         def query(db: sqlite3.Connection) -> QueryResponse:
-            rows = db.execute(sql, (pattern, _sql_time(_now())))
+            rows = db.execute(sql, (pattern, _sql_now()))
             items: Iterator[QueryItem] = (
                 QueryItem(key, value.encode("utf-8"), etag, content_type)
                 for key, value, etag, content_type in rows
@@ -248,22 +226,27 @@ class SQLiteStateStore:
     def _set_function(
         self, request: SetRequest, etag: str | None
     ) -> Callable[[sqlite3.Connection], None]:
+        self._refuse_if_read_only()
         sql = self._statements
-        key, value, ttl, content_type = request.key, request.value, request.ttl_seconds, None
-        content_type = request.content_type
+        key, value, ttl, content_type = (
+            request.key,
+            request.value,
+            request.ttl_seconds,
+            request.content_type,
+        )
         first_write = request.concurrency is Concurrency.FIRST_WRITE
 
         def set_row(db: sqlite3.Connection) -> None:
-            now = _now()
+            epoch = time.time()
+            now = _sql_time(epoch)
             stored, is_binary = _encode(value)
-            expires = _sql_time(now + timedelta(seconds=ttl)) if ttl and ttl > 0 else None
-            fields = (stored, is_binary, str(uuid.uuid4()), expires, _sql_time(now), content_type)
+            expires = _sql_time(epoch + ttl) if ttl and ttl > 0 else None
+            fields = (stored, is_binary, str(uuid.uuid4()), expires, now, content_type)
             if etag is not None:
-                changed = db.execute(sql.update, (*fields, key, etag, _sql_time(now))).rowcount
-                if not changed:
+                if not db.execute(sql.update, (*fields, key, etag, now)).rowcount:
                     raise ETagMismatch(f"etag mismatch for key {key!r}")
             elif first_write:
-                if not db.execute(sql.insert, (key, *fields, _sql_time(now))).rowcount:
+                if not db.execute(sql.insert, (key, *fields, now)).rowcount:
                     raise ETagMismatch(f"key {key!r} already exists (first-write)")
             else:
                 db.execute(sql.upsert, (key, *fields))
@@ -273,42 +256,18 @@ class SQLiteStateStore:
     def _delete_function(
         self, request: DeleteRequest, etag: str | None
     ) -> Callable[[sqlite3.Connection], None]:
+        self._refuse_if_read_only()
         sql, key = self._statements, request.key
 
         def delete_row(db: sqlite3.Connection) -> None:
             if etag is None:
                 db.execute(sql.delete, (key,))
-            elif not db.execute(sql.delete_checked, (key, etag, _sql_time(_now()))).rowcount:
+            elif not db.execute(sql.delete_checked, (key, etag, _sql_now())).rowcount:
                 raise ETagMismatch(f"etag mismatch for key {key!r}")
 
         return delete_row
 
     # ---- schema and cleanup ------------------------------------------------------------------
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        """Create the tables daprd would (same migration bookkeeping), then our extra column."""
-        settings = self._config
-        meta, table = settings.metadata_table, settings.table
-        db.execute(
-            f"CREATE TABLE IF NOT EXISTS {meta} "
-            "(key text NOT NULL PRIMARY KEY, value text NOT NULL)"
-        )
-        row = db.execute(f"SELECT value FROM {meta} WHERE key = 'migrations'").fetchone()
-        level = 0 if row is None else _migration_level(row[0])
-        if level < 1:
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (key TEXT NOT NULL PRIMARY KEY, "
-                "value TEXT NOT NULL, is_binary BOOLEAN NOT NULL, etag TEXT NOT NULL, "
-                "expiration_time TIMESTAMP DEFAULT NULL, "
-                "update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-            )
-            db.execute(
-                f"REPLACE INTO {meta} (key, value) VALUES ('migrations', ?)",
-                (str(_MIGRATION_LEVEL),),
-            )
-        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if "content_type" not in columns:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN content_type TEXT DEFAULT NULL")
 
     async def _clean_forever(self) -> None:
         interval = self._config.cleanup_interval
@@ -324,12 +283,16 @@ class SQLiteStateStore:
 
     def _clean_expired(self, db: sqlite3.Connection) -> int:
         """Delete expired rows, unless another process sharing the file did so just now."""
-        now = _sql_time(_now())
+        now = _sql_now()
         window_ms = self._config.cleanup_interval * 1000 - 100
         if not db.execute(self._statements.claim_cleanup, (now, window_ms)).rowcount:
             return 0
         removed: int = db.execute(self._statements.delete_expired, (now,)).rowcount
         return removed
+
+    def _refuse_if_read_only(self) -> None:
+        if self._config.read_only:
+            raise PermissionError(f"{self._config.described} is opened read-only")
 
     # ---- state set by init -------------------------------------------------------------------
 
@@ -340,7 +303,7 @@ class SQLiteStateStore:
         return self._worker
 
     @property
-    def _statements(self) -> _Statements:
+    def _statements(self) -> Statements:
         if self._sql is None:
             raise RuntimeError("state.sqlite: used before init")
         return self._sql
@@ -350,13 +313,3 @@ class SQLiteStateStore:
         if self._settings is None:
             raise RuntimeError("state.sqlite: used before init")
         return self._settings
-
-
-def _migration_level(text: str) -> int:
-    try:
-        level = int(text)
-    except ValueError:
-        level = -1
-    if level < 0:
-        raise ValueError(f"invalid migration level {text!r} in the metadata table")
-    return level
