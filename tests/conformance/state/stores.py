@@ -62,7 +62,7 @@ STORES: tuple[StoreUnderTest, ...] = (
     StoreUnderTest(
         "mysql",
         "state.mysql",
-        frozenset({"ETAG", "TRANSACTIONAL", "TTL"}),
+        frozenset({"ETAG", "TRANSACTIONAL", "TTL", "QUERY_API"}),
         {
             "connectionString": "root:@tcp(127.0.0.1:3306)/",
             "schemaName": "test",

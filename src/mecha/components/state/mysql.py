@@ -6,12 +6,12 @@ random UUIDs; expired rows read as missing and a background task deletes them ev
 `cleanupInterval`, at most once per interval across runtimes sharing the database. Sessions run
 in UTC so TTL times read back as written.
 
-Driver: asyncmy, measured against aiomysql by `benchmarks/sql_drivers.py`: 16 callers on a pool
-of 4, 1 KiB values, asyncmy spent ~40 µs of client CPU per single-row get against aiomysql's
-~70-80 µs and ~65-80 against ~85-100 per upsert, with more throughput (aiomysql 0.3.2 also
-needs PyMySQL < 1.2 to send bytes at all). asyncmy's pool hands a just-released connection back
-to the releaser ahead of waiting callers — some starved for the whole 3 s run — so callers queue
-on a FIFO semaphore sized to the pool and never wait inside it.
+Driver: asyncmy, measured against aiomysql by `benchmarks/sql_drivers.py` (16 callers, a pool
+of 4, 1 KiB values, MariaDB): client CPU per single-row get 35-57 µs against aiomysql's 66-81, per
+upsert 64-81 against 84-106, and 1.3-1.6x the throughput (aiomysql 0.3.2 also needs PyMySQL < 1.2
+to send bytes at all). asyncmy's pool hands a just-released connection back to the releaser ahead
+of waiting callers, so some starved for a whole 3 s run: callers queue on a FIFO semaphore sized
+to the pool instead and never wait inside it.
 """
 
 from __future__ import annotations
@@ -28,19 +28,26 @@ from mecha.blocks.state.models import (
     Feature,
     GetRequest,
     Item,
+    QueryItem,
+    QueryRequest,
+    QueryResponse,
     SetRequest,
     TransactionRequest,
 )
 from mecha.components.base import ComponentContext
 from mecha.components.state.mysql_layout import MySQLLayout, Statement
 from mecha.components.state.mysql_metadata import MySQLSettings, parse_settings
+from mecha.components.state.mysql_query import build_query
+from mecha.components.state.postgresql_query import page_token
 
 if TYPE_CHECKING:
     from asyncmy import Connection, Pool
 
 log = logging.getLogger("mecha.components.state.mysql")
 
-_FEATURES = tuple(f.value for f in (Feature.ETAG, Feature.TRANSACTIONAL, Feature.TTL))
+_FEATURES = tuple(
+    f.value for f in (Feature.ETAG, Feature.TRANSACTIONAL, Feature.TTL, Feature.QUERY_API)
+)
 # Client-side codes for a server that cannot be reached or went away, and server codes for one
 # that refuses work for now (too many connections, shutting down).
 _UNAVAILABLE_CODES = frozenset({1040, 1053, 2002, 2003, 2005, 2006, 2013, 2055})
@@ -66,14 +73,18 @@ class MySQLStateStore:
             "autocommit": True,
             "init_command": "SET time_zone = '+00:00'",
         }
-        async with self._guard():
-            mariadb = await self._ensure_schema(connect)
-            self._layout = MySQLLayout(settings.table, settings.metadata_table, mariadb=mariadb)
-            self._pool = await asyncmy.create_pool(
-                minsize=0, maxsize=settings.max_conns, db=settings.schema, **connect
-            )
-            async with self._connection() as connection:
-                await self._ensure_tables(connection)
+        try:
+            async with self._guard():
+                mariadb = await self._ensure_schema(connect)
+                self._layout = MySQLLayout(settings.table, settings.metadata_table, mariadb=mariadb)
+                self._pool = await asyncmy.create_pool(
+                    minsize=0, maxsize=settings.max_conns, db=settings.schema, **connect
+                )
+                async with self._connection() as connection:
+                    await self._ensure_tables(connection)
+        except BaseException:
+            await self.close()
+            raise
         if settings.cleanup_interval is not None:
             self._cleanup = asyncio.get_running_loop().create_task(
                 self._cleanup_forever(settings.cleanup_interval)
@@ -154,6 +165,24 @@ class MySQLStateStore:
                     await self._rollback(connection)
                 raise
 
+    async def query(self, request: QueryRequest) -> QueryResponse:
+        layout = self._layout
+        query = build_query(
+            request, layout.table, layout.columns, layout.query_rows, mariadb=layout.mariadb
+        )
+        async with self._guard(), self._connection() as connection:
+            rows = await _run(connection, query.sql, query.params)
+        token = None
+        if query.limit and len(rows) > query.limit:
+            rows = rows[: query.limit]
+            last = rows[-1]
+            token = page_token(last[len(last) - 3 * query.sort_count :], last[0])
+        results = []
+        for row in rows:
+            item = layout.item(row)
+            results.append(QueryItem(row[0], item.data, item.etag, item.content_type))
+        return QueryResponse(tuple(results), token)
+
     # ---- plumbing -----------------------------------------------------------------------------
 
     async def _apply_set(
@@ -220,7 +249,9 @@ class MySQLStateStore:
             code = error.args[0] if error.args else None
             if isinstance(error, self._errors.OperationalError) and code not in _UNAVAILABLE_CODES:
                 raise
-            raise StoreUnavailable(f"MySQL at {settings.address} is unavailable: {error}") from error
+            raise StoreUnavailable(
+                f"MySQL at {settings.address} is unavailable: {error}"
+            ) from error
 
     async def _ensure_schema(self, connect: dict[str, Any]) -> bool:
         """Create the database if missing; whether the server is MariaDB."""
@@ -245,7 +276,7 @@ class MySQLStateStore:
 
     async def _ensure_tables(self, connection: Connection) -> None:
         layout, schema = self._layout, self._settings.schema
-        lock = f"dapr_state_{schema}.{layout.table}"
+        lock = f"mecha_state_{schema}.{layout.table}"[:64]  # the server's limit on lock names
         timeout = int(self._settings.timeout)
         if (await _run(connection, "SELECT GET_LOCK(%s, %s)", (lock, timeout)))[0][0] != 1:
             raise StoreUnavailable(f"could not lock {schema}.{layout.table} to create it")

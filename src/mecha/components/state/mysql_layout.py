@@ -40,10 +40,10 @@ class MySQLLayout:
         self.metadata_table = metadata_table
         self.mariadb = mariadb
         self.columns = (
-            "id, value, isbinary, eTag, expiredate,"
-            " IF(mecha_etag = eTag, mecha_content_type, NULL)"
+            "id, value, isbinary, eTag, expiredate, IF(mecha_etag = eTag, mecha_content_type, NULL)"
         )
         self.get_sql = f"SELECT {self.columns} FROM {table} WHERE id = %s AND {LIVE}"
+        self.query_rows = f"isbinary = 0 AND {LIVE}"
         insert = (
             f"INSERT INTO {table} (id, {', '.join(_WRITTEN)})"
             f" VALUES (%s, %s, %s, %s, {_EXPIRES}, %s, %s)"
@@ -107,7 +107,9 @@ class MySQLLayout:
         """Columns an older (or daprd-created) table lacks; `expiredate` and `row_id` included."""
         wanted = {
             "expiredate": "TIMESTAMP(6) NULL, ADD INDEX expiredate_idx (expiredate)",
-            "row_id": "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY row_id_uidx (row_id)",
+            "row_id": (
+                "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY row_id_uidx (row_id)"
+            ),
             **MECHA_COLUMNS,
         }
         additions = ", ".join(f"ADD COLUMN {name} {wanted[name]}" for name in sorted(missing))

@@ -71,7 +71,9 @@ def parse_settings(metadata: Mapping[str, str]) -> MySQLSettings:
             "schemaName",
             allow_schema=False,
         ),
-        table=table_name(metadata_value(metadata, "tableName") or "state", "tableName", allow_schema=False),
+        table=table_name(
+            metadata_value(metadata, "tableName") or "state", "tableName", allow_schema=False
+        ),
         metadata_table=table_name(
             metadata_value(metadata, "metadataTableName") or "dapr_metadata",
             "metadataTableName",

@@ -7,11 +7,11 @@ table that daprd takes, so runtimes starting together do it once. Expired rows r
 a background task deletes them every `cleanupInterval`, at most once per interval across all
 runtimes sharing the database.
 
-Driver: asyncpg, measured against psycopg 3 (binary) by `benchmarks/sql_drivers.py`: 16 callers
-on a pool of 4, 1 KiB values, asyncpg spent ~60-80 µs of client CPU per single-row get against
-psycopg's ~100-120 µs and ~130 against ~140-180 per upsert, with at least equal throughput. Its
-pool's default reset query on every release costs a round trip; the store changes no session
-state, so a no-op reset hook skips it (~35 % more gets/s).
+Driver: asyncpg, measured against psycopg 3 (binary) by `benchmarks/sql_drivers.py` (16 callers,
+a pool of 4, 1 KiB values, a busy 2-core machine): client CPU per single-row get 60-80 µs against
+psycopg's 90-130, per upsert 105-135 against 135-185, and at least equal throughput (gets/s
+1.3-1.6x). asyncpg's pool sends a reset query on every release, one more round trip; the store
+changes no session state, so a no-op reset hook skips it (~1.4x the gets/s).
 """
 
 from __future__ import annotations
@@ -90,10 +90,15 @@ class PostgreSQLStateStore:
             reset=_keep_session,
             **settings.connect,
         )
-        async with self._guard():
-            await self._pool  # min_size=0: creates the pool without connecting
-            async with self._pool.acquire() as connection:
-                await self._migrate(connection)
+        self._server_error = asyncpg.PostgresError
+        try:
+            async with self._guard():
+                await self._pool  # min_size=0: creates the pool without connecting
+                async with self._connection() as connection:
+                    await self._migrate(connection)
+        except BaseException:
+            await self.close()
+            raise
         self._features = tuple(f.value for f in (_V2_FEATURES if version == "v2" else _V1_FEATURES))
         if self._layout.queryable:
             # Bound per instance: v2 shares this class and must not look like a QueryableStore.
@@ -121,29 +126,29 @@ class PostgreSQLStateStore:
     # ---- operations ---------------------------------------------------------------------------
 
     async def get(self, request: GetRequest) -> Item | None:
-        async with self._guard():
-            row = await self._live_pool().fetchrow(self._layout.get_sql, request.key)
+        async with self._guard(), self._connection() as connection:
+            row = await connection.fetchrow(self._layout.get_sql, request.key)
         return None if row is None else self._layout.item(row)
 
     async def bulk_get(self, requests: Sequence[GetRequest]) -> list[Item | None]:
         if not requests:
             return []
         keys = list(dict.fromkeys(request.key for request in requests))
-        async with self._guard():
-            rows = await self._live_pool().fetch(self._layout.bulk_get_sql, keys)
+        async with self._guard(), self._connection() as connection:
+            rows = await connection.fetch(self._layout.bulk_get_sql, keys)
         found = {row[0]: self._layout.item(row) for row in rows}
         return [found.get(request.key) for request in requests]
 
     async def set(self, request: SetRequest) -> None:
         statement = self._layout.set_statement(request)
-        async with self._guard():
-            status = await self._live_pool().execute(statement[0], *statement[1])
+        async with self._guard(), self._connection() as connection:
+            status = await connection.execute(statement[0], *statement[1])
         _check_set(request, status)
 
     async def delete(self, request: DeleteRequest) -> None:
         statement = self._layout.delete_statement(request)
-        async with self._guard():
-            status = await self._live_pool().execute(statement[0], *statement[1])
+        async with self._guard(), self._connection() as connection:
+            status = await connection.execute(statement[0], *statement[1])
         _check_delete(request, status)
 
     async def transact(self, request: TransactionRequest) -> None:
@@ -165,23 +170,27 @@ class PostgreSQLStateStore:
         ]
         if not statements:
             return
-        async with (
-            self._guard(),
-            self._live_pool().acquire() as connection,
-            connection.transaction(),
-        ):
-            for operation, (sql, params) in statements:
-                status = await connection.execute(sql, *params)
-                if isinstance(operation, SetRequest):
-                    _check_set(operation, status)
-                else:
-                    _check_delete(operation, status)
+        async with self._guard(), self._connection() as connection:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                for operation, (sql, params) in statements:
+                    status = await connection.execute(sql, *params)
+                    if isinstance(operation, SetRequest):
+                        _check_set(operation, status)
+                    else:
+                        _check_delete(operation, status)
+            except (ETagMismatch, self._server_error):
+                if not connection.is_closed():
+                    await transaction.rollback()
+                raise
+            await transaction.commit()
 
     async def _query(self, request: QueryRequest) -> QueryResponse:
         layout = self._layout
         query = build_query(request, layout.table, layout.columns, layout.query_rows)
-        async with self._guard():
-            rows = await self._live_pool().fetch(query.sql, *query.params)
+        async with self._guard(), self._connection() as connection:
+            rows = await connection.fetch(query.sql, *query.params)
         token = None
         if query.limit and len(rows) > query.limit:
             rows = rows[: query.limit]
@@ -195,10 +204,23 @@ class PostgreSQLStateStore:
 
     # ---- plumbing -----------------------------------------------------------------------------
 
-    def _live_pool(self) -> asyncpg.Pool:
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[Any]]:
+        """A pooled connection; closed at once if a call on it broke off (timeout, cut).
+
+        asyncpg would otherwise wait, without a limit, for the server to confirm that the
+        interrupted statement was cancelled before the connection goes back to the pool.
+        """
         if self._pool is None:
             raise StoreUnavailable("the PostgreSQL state store is closed")
-        return self._pool
+        async with self._pool.acquire() as connection:
+            try:
+                yield connection
+            except (ETagMismatch, self._server_error):
+                raise  # the server answered: the connection is in step
+            except BaseException:
+                connection.terminate()
+                raise
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
@@ -279,9 +301,8 @@ class PostgreSQLStateStore:
     async def cleanup_expired(self, interval: float = 0.0) -> int:
         """Delete expired rows, unless some runtime did within `interval` seconds; rows deleted."""
         meta = self._settings.metadata_table
-        async with self._guard():
-            pool = self._live_pool()
-            claimed = await pool.execute(
+        async with self._guard(), self._connection() as connection:
+            claimed = await connection.execute(
                 f"INSERT INTO {meta} AS m (key, value) VALUES ($1, now()::text)"
                 " ON CONFLICT (key) DO UPDATE SET value = now()::text"
                 " WHERE (EXTRACT('epoch' FROM now() - m.value::timestamp with time zone) * 1000)"
@@ -291,7 +312,7 @@ class PostgreSQLStateStore:
             )
             if not _rows_written(claimed):
                 return 0
-            return _rows_written(await pool.execute(self._layout.cleanup_sql))
+            return _rows_written(await connection.execute(self._layout.cleanup_sql))
 
 
 def _migration_level(found: Any, table: str) -> int:

@@ -202,31 +202,42 @@ def _connect_arguments(params: dict[str, str], timeout: float) -> tuple[dict[str
         seconds = positive_int(params.pop("connect_timeout"), "connect_timeout")
         if seconds > 0:
             connect["timeout"] = float(seconds)
-    connect["ssl"] = _ssl(params.pop("sslmode", ""), params.pop("sslrootcert", ""))
+    connect["ssl"] = _ssl(
+        params.pop("sslmode", ""),
+        params.pop("sslrootcert", ""),
+        (params.pop("sslcert", ""), params.pop("sslkey", ""), params.pop("sslpassword", "")),
+    )
     server_settings = {"application_name": params.pop("application_name", "mecha")}
     for key, value in params.items():
-        if key.startswith("pool_") or key in (
-            "sslcert",
-            "sslkey",
-            "sslpassword",
-            "target_session_attrs",
-        ):
-            continue  # pgx pool knobs and libpq client options with no runtime parameter
+        if key.startswith("pool_") or key == "target_session_attrs":
+            continue  # pgx pool knobs and a libpq client option with no runtime parameter
         server_settings[key] = value
     connect["server_settings"] = server_settings
     return connect, f"{host}:{port}"
 
 
-def _ssl(mode: str, root_cert: str) -> Any:
-    """asyncpg's `ssl` argument for libpq's sslmode (pgx's default mode is `prefer`)."""
+def _ssl(mode: str, root_cert: str, client: tuple[str, str, str]) -> Any:
+    """asyncpg's `ssl` argument for libpq's sslmode (pgx's default mode is `prefer`).
+
+    A client certificate (`sslcert`, `sslkey`, `sslpassword`) makes TLS required.
+    """
     mode = mode or ("verify-full" if root_cert else "prefer")
     if mode not in _SSL_MODES:
         raise MetadataError(f"invalid sslmode {mode!r}: one of {', '.join(sorted(_SSL_MODES))}")
-    if mode in ("disable", "allow", "prefer", "require") or not root_cert:
+    cert, key, password = client
+    verify = mode in ("verify-ca", "verify-full") and bool(root_cert)
+    if not verify and not cert:
         return mode
     try:
-        context = ssl.create_default_context(cafile=root_cert)
+        if verify:
+            context = ssl.create_default_context(cafile=root_cert)
+            context.check_hostname = mode == "verify-full"
+        else:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if cert:
+            context.load_cert_chain(cert, key or None, password or None)
     except (OSError, ssl.SSLError) as error:
-        raise MetadataError(f"cannot read 'sslRootCert' {root_cert!r}: {error}") from None
-    context.check_hostname = mode == "verify-full"
+        raise MetadataError(f"cannot use the TLS files of 'connectionString': {error}") from None
     return context

@@ -26,8 +26,8 @@ from mecha.blocks.state.query import QueryError, field_path
 
 _TOKEN_FORMAT = 1
 # Ranks of JSON kinds in the sort order; the value column that orders within a kind.
-_NUMBER_RANK = 3
-_TEXT_RANKS = frozenset({2, 4, 5, 6})
+NUMBER_RANK = 3
+TEXT_RANKS = frozenset({2, 4, 5, 6})
 _KEY = 'key COLLATE "C"'
 
 
@@ -103,17 +103,17 @@ class _Builder:
 
     def after(self, columns: Sequence[SortColumns], token: str) -> str:
         """Rows strictly after the token's position in the query's order."""
-        ranks, key = _decode_token(token, len(columns))
+        ranks, key = decode_token(token, len(columns))
         # (expression, descending, bound) in order of significance; within one rank only the
         # value column of that kind differs, the other is NULL on both sides and is skipped.
         chain: list[tuple[str, bool, str]] = []
         for sort, (rank, value) in zip(columns, ranks, strict=True):
             chain.append((sort.rank, sort.descending, self.param(rank, "int")))
-            if rank == _NUMBER_RANK:
+            if rank == NUMBER_RANK:
                 chain.append(
                     (sort.number, sort.descending, self.param(value, "text") + "::numeric")
                 )
-            elif rank in _TEXT_RANKS:
+            elif rank in TEXT_RANKS:
                 chain.append((sort.text, sort.descending, self.param(value, "text")))
         chain.append((_KEY, False, self.param(key, "text")))
         alternatives = []
@@ -156,17 +156,23 @@ def build_query(request: QueryRequest, table: str, row_columns: str, live_rows: 
 
 
 def page_token(sort_values: Sequence[Any], key: str) -> str:
-    """The token for the position of a row: its (rank, number, text) triples and its key."""
+    """The token for the position of a row: its (rank, number, text) triples and its key.
+
+    Shared with the MySQL store, whose text values come back as bytes.
+    """
     ranks = []
     for index in range(0, len(sort_values), 3):
         rank, number, text = sort_values[index : index + 3]
-        value = str(number) if rank == _NUMBER_RANK else text
+        if isinstance(text, bytes):
+            text = text.decode()
+        value = str(number) if rank == NUMBER_RANK else text
         ranks.append([rank, value])
     payload = orjson.dumps([_TOKEN_FORMAT, ranks, key])
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-def _decode_token(token: str, sort_count: int) -> tuple[list[tuple[int, str | None]], str]:
+def decode_token(token: str, sort_count: int) -> tuple[list[tuple[int, str | None]], str]:
+    """The (rank, value) of each sort key and the key a token names; QueryError if malformed."""
     try:
         padded = token + "=" * (-len(token) % 4)
         version, ranks, key = orjson.loads(base64.urlsafe_b64decode(padded))
