@@ -5,6 +5,9 @@ parallel handling of pipelined requests only for safe methods), so responses lea
 construction. A handler that returns a Response, or an awaitable that completes without
 suspending, is answered inside the parser callback with no task; only a handler that really
 suspends gets a task, which then also works through the requests queued behind it.
+
+A client that closes (or half-closes) while its handler is suspended is taken as gone, as daprd
+does: the handler is cancelled. Answers that need no waiting still reach a half-closed client.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from functools import partial
 from typing import cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
@@ -19,7 +23,7 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrad
 from mecha.http1.context import ServerContext
 from mecha.http1.message import Request, Response
 from mecha.http1.parse import ProtocolViolationError, RequestAssembler, StopParsingError
-from mecha.http1.steps import Suspended, checked, first_step, resume
+from mecha.http1.steps import Pending, checked
 from mecha.http1.wire import (
     CONNECTION_CLOSE,
     CONNECTION_KEEP_ALIVE,
@@ -148,8 +152,12 @@ class HttpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
-        # Keep the write side open to answer what was asked before the client's half-close.
-        return not self._lingering and bool(self._busy or self._queue or self._held is not None)
+        if self._lingering or self._busy:
+            # As with daprd, a client that stops sending while its request is being handled
+            # has gone away: closing cancels the handler.
+            return False
+        # Otherwise keep the write side open to answer what was asked before a half-close.
+        return bool(self._queue or self._held is not None)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -244,6 +252,8 @@ class HttpConnection(asyncio.Protocol):
                 self._feed_parser(assembler.body_only_head())
             except HttpParserCallbackError as exc:
                 self._parse_aborted(exc.__context__)
+        if offset < 1:  # cannot happen: the request's head ended in this piece
+            self._fail(400, "malformed request")
         return offset
 
     def _parse_aborted(self, cause: BaseException | None) -> None:
@@ -290,9 +300,10 @@ class HttpConnection(asyncio.Protocol):
     def _on_request(self, request: Request) -> None:
         if self._owes_continue:
             self._owes_continue = False
-        if self._busy or self._queue or self._write_paused:
-            self._queue.append(request)
-        elif not self._closing:
+        if self._busy or self._queue or self._write_paused or self._closing:
+            if not self._closing:
+                self._queue.append(request)
+        else:
             self._dispatch(request)
 
     def _on_expect_continue(self) -> None:
@@ -304,27 +315,45 @@ class HttpConnection(asyncio.Protocol):
     def _dispatch(self, request: Request) -> None:
         ctx = self._ctx
         ctx.in_flight += 1
-        response: Response | Suspended
+        response: Response | None
         try:
             result = self._handler(request)
             if isinstance(result, Response):
                 response = result
             else:
-                response = first_step(result)
-                if isinstance(response, Suspended):
-                    self._busy = True
-                    self._task = self._loop.create_task(self._finish(response, request))
-                    return
+                self._await_response(result, request)
+                return  # its task answers
         except Exception:
             _log.exception("handler failed: %s %s", request.method, request.path)
             response = ctx.error_response(500, "internal server error")
         ctx.in_flight -= 1
         self._respond(request, response)
 
-    async def _finish(self, suspended: Suspended, request: Request) -> None:
+    def _await_response(self, result: object, request: Request) -> None:
+        """Hands an awaitable answer to a task, which also works through the queue behind it."""
+        if not hasattr(result, "__await__"):
+            raise TypeError(f"handler returned {type(result).__name__}, not a Response")
+        pending = Pending(result)
+        self._busy = True
+        task = self._loop.create_task(self._finish(pending, request))
+        task.add_done_callback(partial(self._settle_unstarted, pending))
+        self._task = task
+
+    def _settle_unstarted(self, pending: Pending, task: asyncio.Task[None]) -> None:
+        """Accounts for a task cancelled before `_finish` could even start."""
+        if pending.settled:
+            return
+        pending.settled = True
+        self._ctx.in_flight -= 1
+        if self._task is task:
+            self._task = None
+            self._busy = False
+        pending.close()
+
+    async def _finish(self, pending: Pending, request: Request) -> None:
         ctx = self._ctx
         try:
-            response = checked(await resume(suspended))
+            response = checked(await pending.awaitable)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is None or task.cancelling():
@@ -335,6 +364,7 @@ class HttpConnection(asyncio.Protocol):
             _log.exception("handler failed: %s %s", request.method, request.path)
             response = ctx.error_response(500, "internal server error")
         finally:
+            pending.settled = True
             ctx.in_flight -= 1
             self._task = None
             self._busy = False
@@ -354,18 +384,12 @@ class HttpConnection(asyncio.Protocol):
             connection = CONNECTION_CLOSE
         head_only = request.method == "HEAD"
         try:
-            write_response(
-                transport,
-                response,
-                head_only=head_only,
-                connection=connection,
-                server=self._server_line,
-            )
+            write_response(transport, response, head_only, connection, self._server_line)
         except Exception:
             _log.exception("cannot write response %r", response)
             self._write_fallback(transport, head_only, connection)
         if connection is CONNECTION_CLOSE:
-            self._close()
+            self._linger()
 
     def _write_fallback(
         self, transport: asyncio.Transport, head_only: bool, connection: bytes
@@ -375,13 +399,7 @@ class HttpConnection(asyncio.Protocol):
             fallback_error(500, "invalid response"),
         ):
             try:
-                write_response(
-                    transport,
-                    fallback,
-                    head_only=head_only,
-                    connection=connection,
-                    server=self._server_line,
-                )
+                write_response(transport, fallback, head_only, connection, self._server_line)
                 return
             except Exception:
                 _log.exception("cannot write error response %r", fallback)
@@ -393,13 +411,7 @@ class HttpConnection(asyncio.Protocol):
             return
         response = self._ctx.error_response(*failure)
         try:
-            write_response(
-                transport,
-                response,
-                head_only=False,
-                connection=CONNECTION_CLOSE,
-                server=self._server_line,
-            )
+            write_response(transport, response, False, CONNECTION_CLOSE, self._server_line)
         except Exception:
             _log.exception("cannot write error response %r", response)
             self._write_fallback(transport, False, CONNECTION_CLOSE)
@@ -439,7 +451,9 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
 
     def _linger(self) -> None:
-        """Closes after an error response, reading and dropping what the client still sends."""
+        """Closes after a final response: half-closes, then reads and drops what the client
+        still sends until it closes too (or for a short while), so that a reset does not
+        destroy the response before the client has read it."""
         transport = self._transport
         self._closing = self._input_done = True
         if transport is None:

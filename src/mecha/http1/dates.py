@@ -1,31 +1,24 @@
-"""The `Date` header line, formatted at most once a second."""
+"""The `Date` header line, formatted at most once a second.
+
+Read as `dates.line if time() < dates.expires else dates.refresh()`: module attributes
+rather than a function call, as this runs for every response.
+"""
 
 from __future__ import annotations
 
 from email.utils import formatdate
 from time import time
 
+__all__ = ["expires", "line", "refresh"]
 
-class _Cache:
-    __slots__ = ("expires", "line")
-
-    def __init__(self) -> None:
-        self.expires = 0.0
-        self.line = b""
+line = b""
+"""b"Date: Sun, 06 Nov 1994 08:49:37 GMT\\r\\n" for the second before `expires`."""
+expires = 0.0
 
 
-_cache = _Cache()
-
-
-def date_line() -> bytes:
-    """b"Date: Sun, 06 Nov 1994 08:49:37 GMT\\r\\n" for the current second."""
-    if time() < _cache.expires:
-        return _cache.line
-    return _refresh()
-
-
-def _refresh() -> bytes:
+def refresh() -> bytes:
+    global line, expires
     second = int(time())
-    _cache.line = b"Date: %s\r\n" % formatdate(second, usegmt=True).encode("ascii")
-    _cache.expires = second + 1.0
-    return _cache.line
+    line = b"Date: %s\r\n" % formatdate(second, usegmt=True).encode("ascii")
+    expires = second + 1.0
+    return line

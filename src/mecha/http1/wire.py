@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from http import HTTPStatus
+from time import time
 
-from mecha.http1.dates import date_line
+from mecha.http1 import dates
 from mecha.http1.message import Response
 
 CONNECTION_CLOSE = b"Connection: close\r\n"
@@ -46,7 +47,7 @@ def _field_lines(fields: list[tuple[str, str]]) -> bytes:
     # Exactly one CR and one LF per line, or a value is trying to smuggle a header or a body.
     if text.count("\n") != len(fields) or text.count("\r") != len(fields):
         raise ValueError("header name or value contains CR or LF")
-    return text.encode("latin-1")
+    return text.encode("latin1")
 
 
 def _content_type_line(content_type: str) -> bytes:
@@ -71,7 +72,6 @@ def _extra_fields(response: Response) -> bytes:
 def write_response(
     transport: asyncio.WriteTransport,
     response: Response,
-    *,
     head_only: bool,
     connection: bytes,
     server: bytes,
@@ -83,6 +83,7 @@ def write_response(
     """
     status = response.status
     first = _status_lines.get(status) or status_line(status)
+    date = dates.line if time() < dates.expires else dates.refresh()
     if response.headers:
         fields = _extra_fields(response)
     elif response.content_type is None:
@@ -91,19 +92,17 @@ def write_response(
         content_type = response.content_type
         fields = _content_type_lines.get(content_type) or _content_type_line(content_type)
     if status < 200 or status == 204 or status == 304:
-        transport.write(b"".join((first, server, date_line(), fields, connection, b"\r\n")))
+        transport.write(b"".join((first, server, date, fields, connection, b"\r\n")))
         return
     body = response.body
     size = len(body)
     length = _length_lines[size] if size < 4096 else b"Content-Length: %d\r\n" % size
     if head_only or not size:
-        transport.write(b"".join((first, server, date_line(), length, fields, connection, b"\r\n")))
+        transport.write(b"".join((first, server, date, length, fields, connection, b"\r\n")))
     elif size <= _JOIN_LIMIT:
-        transport.write(
-            b"".join((first, server, date_line(), length, fields, connection, b"\r\n", body))
-        )
+        transport.write(b"".join((first, server, date, length, fields, connection, b"\r\n", body)))
     else:
-        head = b"".join((first, server, date_line(), length, fields, connection, b"\r\n"))
+        head = b"".join((first, server, date, length, fields, connection, b"\r\n"))
         transport.writelines((head, body))
 
 
