@@ -227,15 +227,17 @@ def test_query(client: StateClient, runtime: tuple[str, MechaProcess], key: str)
 
 
 @pytest.mark.skipif(shutil.which("redis-cli") is None, reason="needs redis-cli")
-def test_redis_keys_are_stored_as_dapr_does(runtime: tuple[str, MechaProcess], key: str) -> None:
-    store, process = runtime
-    if store != "redis":
-        pytest.skip("redis layout only")
-    HttpStateClient(process).save("store", [Save(key, {"v": 1})])
-    stored = subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "HGET", f"{process.app_id}||{key}", "data"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert stored.stdout.strip() == '{"v":1}'
+def test_redis_keys_are_stored_as_dapr_does(tmp_path: Path, key: str) -> None:
+    process = MechaProcess(tmp_path, app_id=f"it-{RUN}", resources={"s.yaml": _yaml("redis")})
+    try:
+        HttpStateClient(process.wait_ready()).save("store", [Save(key, {"v": 1})])
+        stored = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "HGETALL", f"{process.app_id}||{key}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        process.stop()
+    fields = stored.stdout.split()
+    assert dict(zip(fields[::2], fields[1::2], strict=True)) == {"data": '{"v":1}', "version": "1"}
