@@ -4,14 +4,15 @@ prefixes and delete what they wrote.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis_servers import REDIS_HOST, REDIS_PORT, TcpProxy
 
-from mecha.components.redis.client import ConnectionOptions, RedisClient, Reply
+from mecha.components.redis.client import ConnectionOptions, RedisClient
+
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
 
 
 @pytest.fixture
@@ -29,25 +30,15 @@ async def key_prefix(redis: RedisClient) -> AsyncIterator[str]:
     """A prefix no other test uses; its keys are deleted afterwards."""
     prefix = f"unit-redis-{uuid.uuid4().hex[:12]}:"
     yield prefix
-    cursor: Reply = b"0"
+    cursor = b"0"
     while True:
         reply = await redis.execute(b"SCAN", cursor, b"MATCH", prefix + "*", b"COUNT", 1000)
         assert isinstance(reply, list)
-        cursor, keys = reply
-        assert isinstance(cursor, bytes)
+        next_cursor, keys = reply
+        assert isinstance(next_cursor, bytes)
         assert isinstance(keys, list)
+        cursor = next_cursor
         if keys:
-            await redis.execute(b"DEL", *keys)  # type: ignore[arg-type]
+            await redis.execute(b"DEL", *[key for key in keys if isinstance(key, bytes)])
         if cursor == b"0":
             return
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy()
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        with contextlib.suppress(AssertionError, RuntimeError):
-            await proxy.stop()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import hiredis
 import pytest
-from redis_servers import CLOSE, REDIS_HOST, REDIS_PORT, Answer, FakeRedis
 
 from mecha.components.redis.client import (
     ConnectionOptions,
@@ -19,6 +19,65 @@ from mecha.components.redis.client import (
     Script,
 )
 from mecha.components.redis.resp import encode_command
+
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+
+# What a fake answers to one command: RESP bytes, an awaitable of them (answer later, keeping
+# order), CLOSE to drop the connection, or None to never answer.
+Answer = bytes | Awaitable[bytes] | None
+CLOSE = b"<close>"
+
+
+class FakeRedis:
+    """A RESP server on a free port that records commands and answers through `handler`."""
+
+    def __init__(self, handler: Callable[[list[bytes]], Answer]) -> None:
+        self.handler = handler
+        self.commands: list[list[bytes]] = []
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, REDIS_HOST, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def options(self, **overrides: object) -> ConnectionOptions:
+        settings: dict[str, object] = {"host": REDIS_HOST, "port": self.port} | overrides
+        return ConnectionOptions(**settings)  # type: ignore[arg-type]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        parser = hiredis.Reader()
+        try:
+            while data := await reader.read(65536):
+                parser.feed(data)
+                while (command := parser.gets()) is not False:
+                    self.commands.append(command)
+                    answer = self.handler(command)
+                    if answer is None:
+                        continue
+                    if not isinstance(answer, bytes):
+                        answer = await answer
+                    if answer == CLOSE:
+                        return
+                    writer.write(answer)
+        finally:
+            self._tasks.discard(task)
+            writer.close()
 
 
 async def start_fake(handler: Callable[[list[bytes]], Answer]) -> FakeRedis:
@@ -134,14 +193,29 @@ async def test_a_silent_server_times_out_every_command_in_flight(fakes: list[Fak
     fakes.append(fake)
     client = RedisClient(fake.options(command_timeout=0.2))
     try:
-        results = await asyncio.wait_for(
-            asyncio.gather(*(client.execute(b"PING") for _ in range(5)), return_exceptions=True),
-            timeout=5,
-        )
+        async with asyncio.timeout(5):
+            results = await asyncio.gather(
+                *(client.execute(b"PING") for _ in range(5)), return_exceptions=True
+            )
     finally:
         await client.close()
     assert all(isinstance(result, RedisConnectionError) for result in results)
     assert "did not answer within 0.2s" in str(results[0])
+
+
+async def test_a_malformed_reply_drops_the_connection(fakes: list[FakeRedis]) -> None:
+    fake = await start_fake(
+        lambda command: b"?not resp\r\n" if command[0] == b"GET" else b"+OK\r\n"
+    )
+    fakes.append(fake)
+    client = RedisClient(fake.options())
+    try:
+        with pytest.raises(RedisConnectionError, match="bad reply from Redis"):
+            await client.execute(b"GET", b"k")
+        assert await client.execute(b"PING") == b"OK"
+    finally:
+        await client.close()
+    assert fake.connections == 2
 
 
 async def test_reads_give_up_after_their_retries(fakes: list[FakeRedis]) -> None:
@@ -157,10 +231,12 @@ async def test_reads_give_up_after_their_retries(fakes: list[FakeRedis]) -> None
 
 
 async def test_a_cancelled_caller_does_not_shift_the_replies(fakes: list[FakeRedis]) -> None:
-    release = asyncio.get_running_loop().create_future()
+    release: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    slow_received = asyncio.Event()
 
     def answer(command: list[bytes]) -> Answer:
         if command[1] == b"slow":
+            slow_received.set()
             return release
         return b"$%d\r\n%s\r\n" % (len(command[1]), command[1])
 
@@ -170,12 +246,13 @@ async def test_a_cancelled_caller_does_not_shift_the_replies(fakes: list[FakeRed
     try:
         slow = asyncio.create_task(client.execute(b"ECHO", b"slow"))
         fast = asyncio.create_task(client.execute(b"ECHO", b"fast"))
-        while len(fake.commands) < 2:
-            await asyncio.sleep(0)
-        slow.cancel()
-        release.set_result(b"$4\r\nslow\r\n")
-        assert await fast == b"fast"
-        assert await client.execute(b"ECHO", b"after") == b"after"
+        async with asyncio.timeout(5):
+            await slow_received.wait()
+            slow.cancel()
+            release.set_result(b"$4\r\nslow\r\n")
+            assert await fast == b"fast"
+            assert await client.execute(b"ECHO", b"after") == b"after"
+        assert slow.cancelled()
     finally:
         await client.close()
 

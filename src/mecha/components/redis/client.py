@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mecha.components.redis.resp import (
     Arg,
@@ -33,13 +34,15 @@ class ConnectionOptions:
     host: str
     port: int
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     db: int = 0
     # None waits forever; Dapr's defaults are 5 s to connect and 3 s per command.
     dial_timeout: float | None = 5.0
     command_timeout: float | None = 3.0
     # How often a read that was in flight on a lost connection is tried again.
     read_retries: int = 3
+    # TLS when set; the server's name is checked against `host`.
+    tls: ssl.SSLContext | None = None
 
     @property
     def address(self) -> str:
@@ -68,6 +71,10 @@ class RedisClient:
     def address(self) -> str:
         return self.options.address
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def execute(self, *args: Arg) -> Reply:
         """Run one command; an error reply raises ResponseError."""
         connection = self._connection
@@ -77,7 +84,7 @@ class RedisClient:
 
     async def read(self, *args: Arg) -> Reply:
         """Run a command that is safe to repeat, retrying it once the connection is back."""
-        return await self._retrying(encode_command(args), 1)
+        return await self._retrying(encode_command(args), 0)
 
     async def pipeline(
         self, commands: Sequence[Sequence[Arg]], *, repeatable: bool = False
@@ -91,7 +98,8 @@ class RedisClient:
             if connection is None or not connection.usable:
                 connection = await self._reconnect()
             replies = await connection.send(payload, len(commands))
-        return _as_list(replies, len(commands))
+        assert isinstance(replies, list)
+        return replies
 
     async def run_script(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Reply:
         try:
@@ -118,9 +126,7 @@ class RedisClient:
                 connection = await self._reconnect()
             try:
                 return await connection.send(payload, replies)
-            except RedisConnectError:
-                raise
-            except RedisConnectionError:
+            except RedisConnectionError:  # lost in flight; failing to reconnect is raised above
                 if attempts_left <= 0 or self._closed:
                     raise
                 attempts_left -= 1
@@ -138,6 +144,9 @@ class RedisClient:
             if connection is not None:
                 await connection.close()
             connection = await self._open()
+            if self.closed:  # while connecting
+                await connection.close()
+                raise RedisConnectionError(f"the client for Redis at {self.address} is closed")
             self._connection = connection
             return connection
 
@@ -150,6 +159,8 @@ class RedisClient:
                     lambda: RespConnection(options.address, options.command_timeout),
                     options.host,
                     options.port,
+                    ssl=options.tls,
+                    server_hostname=options.host if options.tls else None,
                 )
         except TimeoutError:
             raise RedisConnectError(
@@ -157,7 +168,7 @@ class RedisClient:
                 f"no answer within {options.dial_timeout:g}s"
             ) from None
         except OSError as error:
-            reason = error.strerror or str(error)
+            reason = str(error) if isinstance(error, ssl.SSLError) else error.strerror or str(error)
             raise RedisConnectError(
                 f"cannot connect to Redis at {options.address}: {reason}"
             ) from None
@@ -170,32 +181,23 @@ class RedisClient:
 
     async def _handshake(self, connection: RespConnection) -> None:
         options = self.options
-        commands: list[tuple[Arg, ...]] = []
+        commands: dict[str, tuple[Arg, ...]] = {}
         if options.password:
-            if options.username:
-                commands.append((b"AUTH", options.username, options.password))
-            else:
-                commands.append((b"AUTH", options.password))
+            credentials = (options.username, options.password) if options.username else ()
+            commands["AUTH"] = (b"AUTH", *(credentials or (options.password,)))
         if options.db:
-            commands.append((b"SELECT", options.db))
+            commands["SELECT"] = (b"SELECT", options.db)
         if not commands:
             return
-        payload = b"".join([encode_command(command) for command in commands])
+        payload = b"".join([encode_command(command) for command in commands.values()])
         try:
-            replies = _as_list(await connection.send(payload, len(commands)), len(commands))
+            replies = await connection.send(payload, len(commands))
         except RedisConnectionError as error:
             raise RedisConnectError(str(error)) from None
-        for command, reply in zip(commands, replies, strict=True):
+        assert isinstance(replies, list)
+        for name, reply in zip(commands, replies, strict=True):
             if isinstance(reply, ResponseError):
-                name = bytes(command[0]).decode() if isinstance(command[0], bytes) else command[0]
                 raise RedisConnectError(f"Redis at {options.address} refused {name}: {reply}")
-
-
-def _as_list(replies: Reply, count: int) -> list[Reply]:
-    if count == 1:
-        return [replies]
-    assert isinstance(replies, list)
-    return replies
 
 
 __all__ = [

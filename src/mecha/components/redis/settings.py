@@ -3,16 +3,20 @@
 Field names, defaults and value formats follow components-contrib's common Redis settings:
 `redisHost` (`host:port`, or a host with `redisPort`), `redisUsername`, `redisPassword`,
 `redisDB`, `redisMaxRetries` (legacy `maxRetries`), `dialTimeout` and `readTimeout` (Go
-durations, or integers meaning milliseconds; `-1` for no read timeout). Pool tuning fields
-(`poolSize`, `idleTimeout`, ...) do not apply to one pipelined connection and are ignored.
-What Mecha does not support yet (cluster, Sentinel failover, TLS, Entra ID / OIDC tokens) is
-refused with a message that says so.
+durations, or integers meaning milliseconds; `-1` for no read timeout), `enableTLS` with
+`insecureSkipTLSVerify` and `clientCert`/`clientKey` (PEM). Pool tuning fields (`poolSize`,
+`idleTimeout`, ...) do not apply to one pipelined connection and are ignored. What Mecha does not
+support yet (cluster, Sentinel failover, Entra ID / OIDC tokens) is refused with a message that
+says so.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from mecha.components.redis.client import ConnectionOptions
 
@@ -45,7 +49,6 @@ def connection_options(metadata: Mapping[str, str], component: str) -> Connectio
     """Parse the connection fields; `component` (e.g. "state.redis") prefixes error messages."""
     fields = _Fields(metadata, component)
     fields.refuse_if_true("failover", "Redis Sentinel failover")
-    fields.refuse_if_true("enableTLS", "TLS connections")
     fields.refuse_if_true("useEntraID", "Microsoft Entra ID authentication")
     fields.refuse_if_true("useAzureAD", "Microsoft Entra ID authentication")
     fields.refuse_if_true("useOIDC", "OIDC authentication")
@@ -73,7 +76,36 @@ def connection_options(metadata: Mapping[str, str], component: str) -> Connectio
         command_timeout=fields.duration("readTimeout", _DEFAULT_READ_TIMEOUT),
         # go-redis reads -1 as "no retries".
         read_retries=max(retries, 0),
+        tls=_tls_context(fields) if fields.boolean("enableTLS") else None,
     )
+
+
+def _tls_context(fields: _Fields) -> ssl.SSLContext:
+    """Verified against the system's CAs unless insecureSkipTLSVerify; an optional client cert."""
+    context = ssl.create_default_context()
+    if fields.boolean("insecureSkipTLSVerify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    cert, key = fields.text("clientCert").strip(), fields.text("clientKey").strip()
+    if bool(cert) != bool(key):
+        raise SettingsError(f"{fields.component}: clientCert and clientKey must be given together")
+    if cert:
+        _load_client_certificate(context, cert, key, fields.component)
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, cert: str, key: str, component: str) -> None:
+    # The ssl module reads certificates only from files: a private temporary one, removed at once.
+    with tempfile.TemporaryDirectory(prefix="mecha-redis-tls-") as folder:
+        path = Path(folder, "client.pem")
+        path.touch(mode=0o600)
+        path.write_text(f"{cert}\n{key}\n")
+        try:
+            context.load_cert_chain(path)
+        except ssl.SSLError as error:
+            raise SettingsError(
+                f"{component}: clientCert/clientKey are not a PEM certificate and its key: {error}"
+            ) from None
 
 
 def _address(fields: _Fields) -> tuple[str, int]:
