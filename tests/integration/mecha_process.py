@@ -11,6 +11,10 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import grpc
+from dapr.proto.runtime.v1 import dapr_pb2_grpc
 
 READY_TIMEOUT = 15.0
 
@@ -122,6 +126,11 @@ class MechaProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def dapr_stub(channel: grpc.Channel) -> Any:
+    """A `dapr.proto.runtime.v1.Dapr` client stub (the generated stub module is untyped)."""
+    return dapr_pb2_grpc.DaprStub(channel)  # type: ignore[no-untyped-call]
 
 
 def run_to_exit(args: Sequence[str], timeout: float = 20.0) -> subprocess.CompletedProcess[str]:

@@ -13,9 +13,9 @@ from urllib.parse import quote
 import grpc
 import orjson
 from dapr.proto.common.v1 import common_pb2
-from dapr.proto.runtime.v1 import dapr_pb2_grpc, state_pb2
+from dapr.proto.runtime.v1 import state_pb2
 
-from tests.integration.mecha_process import MechaProcess
+from tests.integration.mecha_process import MechaProcess, dapr_stub
 
 _HTTP_KINDS = {400: "invalid", 404: "not-found", 409: "conflict", 500: "failed"}
 _GRPC_KINDS = {
@@ -127,7 +127,7 @@ class HttpStateClient:
 class GrpcStateClient:
     def __init__(self, process: MechaProcess) -> None:
         self._channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-        self._stub = dapr_pb2_grpc.DaprStub(self._channel)
+        self._stub = dapr_stub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -136,8 +136,8 @@ class GrpcStateClient:
         try:
             return getattr(self._stub, method)(request, timeout=10)
         except grpc.RpcError as error:
-            code = error.code()  # type: ignore[attr-defined]
-            raise ApiError(_GRPC_KINDS.get(code, str(code)), error.details() or "") from None  # type: ignore[attr-defined]
+            code = error.code()
+            raise ApiError(_GRPC_KINDS.get(code, str(code)), error.details() or "") from None
 
     @staticmethod
     def _item(item: Save, with_value: bool = True) -> common_pb2.StateItem:

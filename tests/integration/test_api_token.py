@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 import orjson
 import pytest
-from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
+from dapr.proto.runtime.v1 import metadata_pb2
 
 from tests.integration.conftest import StartMecha
-from tests.integration.mecha_process import MechaProcess
+from tests.integration.mecha_process import MechaProcess, dapr_stub
 
 TOKEN = "s3cret-token"
 
@@ -40,7 +40,7 @@ def test_unknown_routes_are_still_404_not_401(guarded: MechaProcess) -> None:
 
 def test_grpc_requires_the_token(guarded: MechaProcess) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{guarded.grpc_port}") as channel:
-        stub = dapr_pb2_grpc.DaprStub(channel)
+        stub = dapr_stub(channel)
         with pytest.raises(grpc.RpcError) as missing:
             stub.GetMetadata(metadata_pb2.GetMetadataRequest(), timeout=5)
         assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import orjson
 import pytest
-from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
+from dapr.proto.runtime.v1 import metadata_pb2
 
 import mecha
 from tests.integration.conftest import StartMecha
-from tests.integration.mecha_process import MechaProcess
+from tests.integration.mecha_process import MechaProcess, dapr_stub
 
 
-def _stub(process: MechaProcess) -> tuple[grpc.Channel, dapr_pb2_grpc.DaprStub]:
+def _stub(process: MechaProcess) -> tuple[grpc.Channel, Any]:
     channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-    return channel, dapr_pb2_grpc.DaprStub(channel)
+    return channel, dapr_stub(channel)
 
 
 def test_health_routes_answer_204(mecha: MechaProcess) -> None:

@@ -209,7 +209,8 @@ async def test_async_handlers_run_inside_a_task() -> None:
     async def handler(request: Request) -> Response:
         assert asyncio.current_task() is not None
         async with asyncio.timeout(5):
-            return Response(200, b"in a task")
+            await asyncio.sleep(0)
+        return Response(200, b"in a task")
 
     async with serve(handler) as served:
         conn = await served.connect()
