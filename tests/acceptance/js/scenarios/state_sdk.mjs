@@ -81,7 +81,7 @@ import {
 } from "../lib/support.mjs";
 
 const STORES = ["memory", "sqlite", "redis", "postgres", "mysql"];
-const QUERYABLE = ["memory", "sqlite", "postgres"]; // the stores that declare the query API
+const QUERYABLE = ["memory", "sqlite", "postgres", "mysql"]; // the stores that declare the query API
 const ETAG_MISMATCH = { http: 409, grpc: GrpcCode.ABORTED };
 // daprd answers any failed transaction with 500 / INTERNAL, an etag mismatch included; 409 /
 // ABORTED says the same more precisely. Either tells the app nothing was applied.

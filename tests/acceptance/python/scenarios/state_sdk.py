@@ -83,7 +83,7 @@ from tests.acceptance.python.support import (
 )
 
 STORES = ("memory", "sqlite", "redis", "postgres", "mysql")
-QUERYABLE = ("memory", "sqlite", "postgres")  # the stores that declare the query API
+QUERYABLE = ("memory", "sqlite", "postgres", "mysql")  # the stores that declare the query API
 FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write)
 TTL_DEADLINE_S = 10.0
 # daprd answers any failed transaction with INTERNAL, an etag mismatch included; ABORTED says the
