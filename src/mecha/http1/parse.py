@@ -18,8 +18,9 @@ _METHODS = {
     for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
 }
 _NAME_CACHE_SIZE = 512
-_names: dict[bytes, str] = {}
-"""Header names as received -> lower-cased str; bounded, as names come from clients."""
+header_names: dict[bytes, str] = {}
+"""Header names as received -> lower-cased str, for server and client alike; bounded, as
+names come from peers."""
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "expect", "upgrade"})
 _CHUNKED = 1
@@ -59,10 +60,10 @@ def split_target(target: bytes) -> tuple[str, str]:
     return path, query
 
 
-def _header_name(raw: bytes) -> str:
+def header_name(raw: bytes) -> str:
     name = raw.decode("latin1").lower()
-    if len(_names) < _NAME_CACHE_SIZE:
-        _names[raw] = name
+    if len(header_names) < _NAME_CACHE_SIZE:
+        header_names[raw] = name
     return name
 
 
@@ -169,7 +170,7 @@ class RequestAssembler:
         if size > self._max_head:
             raise ProtocolViolationError(431, "request header fields too large")
         if self.in_head:  # trailers of a chunked body are not kept
-            key = _names.get(name) or _header_name(name)
+            key = header_names.get(name) or header_name(name)
             text = value.decode("latin1")  # "latin1", not "latin-1": a faster codec lookup
             self._headers.append((key, text))
             if key in _FRAMING:

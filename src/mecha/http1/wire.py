@@ -13,8 +13,8 @@ CONNECTION_CLOSE = b"Connection: close\r\n"
 CONNECTION_KEEP_ALIVE = b"Connection: keep-alive\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
-# Framing and connection management belong to the server; a handler's copy would contradict it.
-_MANAGED_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+# Framing and connection management belong to this layer; a caller's copy would contradict it.
+MANAGED_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 # Larger bodies go out by writelines (vectored on uvloop) rather than copied into the head.
 _JOIN_LIMIT = 64 * 1024
 _CONTENT_TYPE_CACHE_SIZE = 64
@@ -36,13 +36,18 @@ def status_line(status: int) -> bytes:
     return line
 
 
+def content_length_line(size: int) -> bytes:
+    return _length_lines[size] if size < 4096 else b"Content-Length: %d\r\n" % size
+
+
 def server_line(server_header: str) -> bytes:
     if not server_header:
         return b""
-    return _field_lines([("Server", server_header)])
+    return field_lines([("Server", server_header)])
 
 
-def _field_lines(fields: list[tuple[str, str]]) -> bytes:
+def field_lines(fields: list[tuple[str, str]]) -> bytes:
+    """`Name: value` lines; ValueError if a name or value would break out of its line."""
     text = "".join([f"{name}: {value}\r\n" for name, value in fields])
     # Exactly one CR and one LF per line, or a value is trying to smuggle a header or a body.
     if text.count("\n") != len(fields) or text.count("\r") != len(fields):
@@ -53,7 +58,7 @@ def _field_lines(fields: list[tuple[str, str]]) -> bytes:
 def _content_type_line(content_type: str) -> bytes:
     line = _content_type_lines.get(content_type)
     if line is None:
-        line = _field_lines([("Content-Type", content_type)])
+        line = field_lines([("Content-Type", content_type)])
         if len(_content_type_lines) < _CONTENT_TYPE_CACHE_SIZE:
             _content_type_lines[content_type] = line
     return line
@@ -63,9 +68,9 @@ def _extra_fields(response: Response) -> bytes:
     content_type = response.content_type
     fields = b"" if content_type is None else _content_type_line(content_type)
     if response.headers:
-        kept = [pair for pair in response.headers if pair[0].lower() not in _MANAGED_FIELDS]
+        kept = [pair for pair in response.headers if pair[0].lower() not in MANAGED_FIELDS]
         if kept:
-            fields += _field_lines(kept)
+            fields += field_lines(kept)
     return fields
 
 

@@ -1,0 +1,68 @@
+"""Request serialisation: the head in a few joins, validated before any byte is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mecha.http1.wire import MANAGED_FIELDS, content_length_line, field_lines
+
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+)
+# A request of these methods carries a body by definition, so its length is always stated
+# (an empty POST without Content-Length is refused by some servers with 411).
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_TOKEN_PUNCTUATION = frozenset("!#$%&'*+-.^_`|~")
+
+
+def host_line(host: str, port: int) -> bytes:
+    """The `Host:` line for an address; IPv6 literals are bracketed, port 80 is implied."""
+    name = f"[{host}]" if ":" in host else host
+    authority = name if port == 80 else f"{name}:{port}"
+    return field_lines([("Host", authority)])
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(
+        char.isascii() and (char.isalnum() or char in _TOKEN_PUNCTUATION) for char in text
+    )
+
+
+def _request_line(method: str, target: str) -> bytes:
+    if method not in _KNOWN_METHODS and not _is_token(method):
+        raise ValueError(f"invalid HTTP method {method!r}")
+    # Visible ASCII only: a space, CR or LF would let the target rewrite the request line.
+    if not target or not target.isascii() or not target.isprintable() or " " in target:
+        raise ValueError(f"invalid request target {target!r}")
+    return f"{method} {target} HTTP/1.1\r\n".encode("ascii")
+
+
+def encode_head(
+    method: str,
+    target: str,
+    host: bytes,
+    headers: Iterable[tuple[str, str]],
+    body_size: int,
+) -> bytes:
+    """The request line and header section, ending with the blank line.
+
+    `host` is the default `Host:` line; a Host among `headers` replaces it. Framing and
+    connection fields of the caller are dropped: the client states its own. Raises
+    ValueError for a method, target, name or value that cannot go on the wire as given.
+    """
+    request_line = _request_line(method, target)
+    fields = b""
+    if headers:
+        kept: list[tuple[str, str]] = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered in MANAGED_FIELDS:
+                continue
+            if lowered == "host":
+                host = b""
+            kept.append((name, value))
+        if kept:
+            fields = field_lines(kept)
+    if body_size or method in _METHODS_WITH_BODY:
+        return b"".join((request_line, host, fields, content_length_line(body_size), b"\r\n"))
+    return b"".join((request_line, host, fields, b"\r\n"))
