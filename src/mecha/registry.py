@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-# Sorted by type. Aliases are listed only where daprd registers the same name
-# (`state.postgres` next to `state.postgresql`, `state.sqlite3` next to `state.sqlite`).
+# Component resources (`kind: Component`), sorted by type. Aliases are listed only where daprd
+# registers the same name (`state.postgres` next to `state.postgresql`, `state.sqlite3`).
 TABLE: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
     {
         "state.in-memory": {"v1": "mecha.components.state.in_memory:InMemoryStateStore"},
@@ -35,9 +35,22 @@ TABLE: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
     }
 )
 
+# Name resolvers are not Component resources: the Configuration's `spec.nameResolution` names one.
+NAME_RESOLVERS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "nameresolution.dns": {"v1": "mecha.components.nameresolution.dns:DNSNameResolver"},
+        "nameresolution.local": {"v1": "mecha.components.nameresolution.local:LocalNameResolver"},
+        "nameresolution.redis": {"v1": "mecha.components.nameresolution.redis:RedisNameResolver"},
+        "nameresolution.static": {
+            "v1": "mecha.components.nameresolution.static:StaticNameResolver"
+        },
+    }
+)
+
 # The optional extra (`pip install 'mecha[<extra>]'`) that brings a type's driver library.
 EXTRAS: Final[Mapping[str, str]] = MappingProxyType(
     {
+        "nameresolution.redis": "redis",
         "state.mysql": "mysql",
         "state.postgres": "postgresql",
         "state.postgresql": "postgresql",
@@ -134,6 +147,7 @@ class ComponentRegistry:
 
 
 default_registry: Final = ComponentRegistry(TABLE, EXTRAS)
+name_resolvers: Final = ComponentRegistry(NAME_RESOLVERS, EXTRAS)
 
 
 def known_types() -> list[str]:

@@ -136,4 +136,4 @@ def test_default_extras_name_the_driver_packages() -> None:
     assert registry.EXTRAS["state.postgresql"] == "postgresql"
     assert registry.EXTRAS["state.postgres"] == "postgresql"
     assert registry.EXTRAS["state.mysql"] == "mysql"
-    assert set(registry.EXTRAS) <= set(registry.TABLE)
+    assert set(registry.EXTRAS) <= set(registry.TABLE) | set(registry.NAME_RESOLVERS)

@@ -1,0 +1,1 @@
+"""Name resolution: finding the runtime that serves an app id."""
