@@ -9,6 +9,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mecha.channel.health import AppHealth
+    from mecha.channel.protocols import AppChannel
 
 
 @dataclass(slots=True)
@@ -22,6 +27,10 @@ class HostedApp:
     api_token: str | None = None
     app_api_token: str | None = None
     extended_metadata: dict[str, str] = field(default_factory=dict)
+    # How the runtime calls the app; None when it has no --app-port.
+    channel: AppChannel | None = None
+    # Its health probes, when --enable-app-health-check is on.
+    health: AppHealth | None = None
     # Set once the app answers on its port (at once when it has none).
     channel_ready: asyncio.Event = field(default_factory=asyncio.Event)
 

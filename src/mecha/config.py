@@ -70,6 +70,16 @@ class RuntimeConfig:
     api_token: str | None = None
     app_api_token: str | None = None
     app_command: tuple[str, ...] = ()
+    internal_port: int = 0
+    app_max_concurrency: int = -1
+    app_health_check: bool = False
+    app_health_check_path: str = "/healthz"
+    app_health_probe_interval: float = 5.0
+    app_health_probe_timeout: float = 0.5
+    app_health_threshold: int = 3
+    # The address peers reach this runtime on (DAPR_HOST_IP); found out at startup when empty.
+    host_ip: str = ""
+    namespace: str = ""
     # daprd flags that were given but that this version accepts without acting on them.
     ignored_flags: tuple[str, ...] = ()
 
@@ -108,16 +118,16 @@ FLAGS: tuple[_Flag, ...] = (
     _Flag("dapr-http-read-buffer-size", "deprecated: max header size in KB"),
     _Flag("metrics-port", "port for the metrics server", "9090", acted_on=False),
     _Flag("enable-metrics", "enable the metrics server", is_bool=True, acted_on=False),
-    _Flag("app-max-concurrency", "limit on concurrent calls into the app", "-1", acted_on=False),
-    _Flag("enable-app-health-check", "probe the app's health", is_bool=True, acted_on=False),
-    _Flag("app-health-check-path", "path for app health checks", "/healthz", acted_on=False),
-    _Flag("app-health-probe-interval", "seconds between app health probes", "5", acted_on=False),
-    _Flag("app-health-probe-timeout", "app health probe timeout in ms", "500", acted_on=False),
-    _Flag("app-health-threshold", "failures before the app is unhealthy", "3", acted_on=False),
+    _Flag("app-max-concurrency", "limit on concurrent calls into the app", "-1"),
+    _Flag("enable-app-health-check", "probe the app's health", is_bool=True),
+    _Flag("app-health-check-path", "path for app health checks", "/healthz"),
+    _Flag("app-health-probe-interval", "seconds between app health probes", "5"),
+    _Flag("app-health-probe-timeout", "app health probe timeout in ms", "500"),
+    _Flag("app-health-threshold", "failures before the app is unhealthy", "3"),
     _Flag("mode", "runtime mode: standalone or kubernetes", "standalone", acted_on=False),
     _Flag("placement-host-address", "actor placement service addresses", acted_on=False),
     _Flag("scheduler-host-address", "scheduler service addresses", acted_on=False),
-    _Flag("dapr-internal-grpc-port", "port for runtime-to-runtime calls", acted_on=False),
+    _Flag("dapr-internal-grpc-port", "port peers call this runtime on (default: any free port)"),
     _Flag("dapr-public-port", "public port for health and metadata", acted_on=False),
     _Flag("profile-port", "port for the profiling server", "7777", acted_on=False),
     _Flag("enable-profiling", "enable profiling", is_bool=True, acted_on=False),
@@ -267,5 +277,39 @@ def from_args(
         api_token=environ.get("DAPR_API_TOKEN") or None,
         app_api_token=environ.get("APP_API_TOKEN") or None,
         app_command=tuple(command),
+        internal_port=_int(
+            values["dapr-internal-grpc-port"] or "0", flag="dapr-internal-grpc-port"
+        ),
+        app_max_concurrency=_int(
+            values["app-max-concurrency"] or "-1",
+            flag="app-max-concurrency",
+            minimum=-1,
+            maximum=1 << 20,
+        ),
+        app_health_check=_bool(values["enable-app-health-check"], flag="enable-app-health-check"),
+        app_health_check_path=values["app-health-check-path"] or "/healthz",
+        app_health_probe_interval=float(
+            _int(
+                values["app-health-probe-interval"] or "5",
+                flag="app-health-probe-interval",
+                minimum=1,
+                maximum=3600,
+            )
+        ),
+        app_health_probe_timeout=_int(
+            values["app-health-probe-timeout"] or "500",
+            flag="app-health-probe-timeout",
+            minimum=1,
+            maximum=3_600_000,
+        )
+        / 1000,
+        app_health_threshold=_int(
+            values["app-health-threshold"] or "3",
+            flag="app-health-threshold",
+            minimum=1,
+            maximum=1000,
+        ),
+        host_ip=environ.get("DAPR_HOST_IP", ""),
+        namespace=environ.get("NAMESPACE", ""),
         ignored_flags=ignored,
     )

@@ -17,10 +17,16 @@ from mecha.api.grpc.server import GrpcApi
 from mecha.api.http.server import HttpApi
 from mecha.app_process import AppProcess, AppStartError
 from mecha.apps import AppTable, HostedApp
+from mecha.blocks.invocation.service import Endpoint, InvocationService
 from mecha.blocks.state import service as state_service
 from mecha.blocks.state.service import StateService
+from mecha.channel.factory import AppChannelSettings, UnsupportedAppProtocol, build_app_channel
 from mecha.components.store import ComponentInitError, ComponentStore, LoadedComponent
 from mecha.config import RuntimeConfig
+from mecha.http1 import HttpClient
+from mecha.mesh.client import PeerClient
+from mecha.mesh.external import ExternalClient
+from mecha.mesh.node import MeshError, MeshNode
 from mecha.metadata import AppConnection, ComponentInfo, Metadata, with_runtime_version
 from mecha.resources import (
     Configuration,
@@ -45,6 +51,18 @@ class Runtime:
         self.apps = AppTable()
         self.components = ComponentStore(config.data_dir)
         self.state = StateService(self.components)
+        self.namespace = config.namespace
+        self.http_client = HttpClient()
+        self.mesh = MeshNode(self)
+        self.invocation = InvocationService(
+            self.apps,
+            lambda: self.mesh.resolver,
+            PeerClient(self.http_client),
+            ExternalClient(self.http_client),
+            self._endpoints,
+            self.namespace,
+        )
+        self._endpoints_by_app: dict[str, dict[str, Endpoint]] = {}
         self.configuration: Configuration | None = None
         self.resources: Resources | None = None
         self.outbound_ready = False
@@ -60,7 +78,8 @@ class Runtime:
     # ---- what the front ends ask -------------------------------------------------------------
 
     def is_ready(self, app: HostedApp) -> bool:
-        return self.outbound_ready and app.is_ready
+        healthy = app.health is None or app.health.healthy
+        return self.outbound_ready and app.is_ready and healthy
 
     def unready_targets(self, app: HostedApp) -> list[str]:
         targets = []
@@ -68,6 +87,8 @@ class Runtime:
             targets.append("components")
         if not app.is_ready:
             targets.append("app channel")
+        if app.health is not None and not app.health.healthy:
+            targets.append("app health")
         return targets
 
     def describe(self, app: HostedApp) -> Metadata:
@@ -126,7 +147,7 @@ class Runtime:
         try:
             try:
                 await self._start()
-            except (ResourceError, ComponentInitError, AppStartError) as error:
+            except (ResourceError, ComponentInitError, AppStartError, MeshError) as error:
                 raise StartupError(str(error)) from None
             log.info(
                 "mecha %s ready in %.0f ms: app %s, HTTP API on %d, gRPC API on %d",
@@ -182,6 +203,17 @@ class Runtime:
                     state_service.key_prefix_strategy(component.spec)
             except ValueError as error:
                 raise StartupError(f"{component.spec.source}: {error}") from None
+        self._endpoints_by_app = {app.id: self._resolve_endpoints(app.id) for app in self.apps}
+        if app.app_port is not None:
+            try:
+                built = build_app_channel(
+                    AppChannelSettings.from_config(config), http_client=self.http_client
+                )
+            except UnsupportedAppProtocol as error:
+                raise StartupError(str(error)) from None
+            app.channel, app.health = built.channel, built.health
+        await self.mesh.start()
+        await self.mesh.register(app)
         self.outbound_ready = True
 
         if config.app_command:
@@ -210,6 +242,17 @@ class Runtime:
         except Exception as error:
             raise StartupError(str(error)) from None
         self._http_port, self._grpc_port = app.http_port, app.grpc_port
+
+    def _endpoints(self, app_id: str) -> dict[str, Endpoint]:
+        return self._endpoints_by_app.get(app_id, {})
+
+    def _resolve_endpoints(self, app_id: str) -> dict[str, Endpoint]:
+        endpoints = self.resources.http_endpoints if self.resources else ()
+        return {
+            e.name: Endpoint(e.base_url, tuple(e.resolve_headers(os.environ, None).items()))
+            for e in endpoints
+            if e.in_scope(app_id)
+        }
 
     def _app_environment(self, app: HostedApp) -> dict[str, str]:
         env = dict(os.environ)
@@ -256,12 +299,18 @@ class Runtime:
     async def _stop(self) -> None:
         grace = self.config.graceful_shutdown_seconds
         self.outbound_ready = False
-        # Stop taking new calls and let in-flight ones finish, then stop the app and components.
+        # Leave the mesh first so peers stop routing here, stop taking new calls and let
+        # in-flight ones finish, then stop the app and components.
         await asyncio.gather(
+            self.mesh.stop(grace),
             *(api.close(grace) for api in self._http),
             *(api.close(grace) for api in self._grpc),
             return_exceptions=True,
         )
+        for app in self.apps:
+            if app.channel is not None:
+                await app.channel.close()
+        await self.http_client.close()
         if self._app_process is not None:
             code = await self._app_process.stop(grace)
             if code is not None and self._stop_reason.startswith("app exited"):

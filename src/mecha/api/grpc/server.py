@@ -20,8 +20,9 @@ from dapr.proto.runtime.v1 import dapr_pb2
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 
-from mecha.api.grpc import lifecycle, metadata, state
+from mecha.api.grpc import invoke, lifecycle, metadata, state
 from mecha.api.grpc.errors import status_of
+from mecha.api.grpc.proxy import GrpcProxy
 from mecha.errors import ErrorCode, MechaError
 
 if TYPE_CHECKING:
@@ -45,7 +46,12 @@ class GrpcCall:
 
 Unary = Callable[[GrpcCall, Any], Awaitable[Any]]
 
-IMPLEMENTED: Mapping[str, Unary] = {**metadata.METHODS, **lifecycle.METHODS, **state.METHODS}
+IMPLEMENTED: Mapping[str, Unary] = {
+    **metadata.METHODS,
+    **lifecycle.METHODS,
+    **state.METHODS,
+    **invoke.METHODS,
+}
 
 
 class PortInUse(Exception):
@@ -68,8 +74,10 @@ class GrpcApi:
             ]
         )
         handlers = {method.name: self._handler(method) for method in SERVICE.methods}
+        # Dapr's own service first; any other call naming an app in `dapr-app-id` is proxied.
+        self._proxy = GrpcProxy(runtime, app, self._authorize)
         self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+            (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers), self._proxy)
         )
 
     async def listen(self, addresses: tuple[str, ...], port: int) -> int:
@@ -87,6 +95,7 @@ class GrpcApi:
 
     async def close(self, grace: float) -> None:
         await self.server.stop(grace)
+        await self._proxy.close()
 
     def _handler(self, method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
         impl = IMPLEMENTED.get(method.name)
@@ -98,8 +107,7 @@ class GrpcApi:
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
             try:
-                if self._token is not None:
-                    self._check_token(context)
+                self._authorize(context)
                 return await impl(GrpcCall(self._app, self._runtime, context), request)
             except MechaError as error:
                 code, message, trailers = status_of(error)
@@ -119,8 +127,9 @@ class GrpcApi:
             response_serializer=response_class.SerializeToString,
         )
 
-    def _check_token(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        assert self._token is not None
+    def _authorize(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if self._token is None:
+            return
         for key, value in context.invocation_metadata() or ():
             if key == "dapr-api-token":
                 given = value.encode() if isinstance(value, str) else value

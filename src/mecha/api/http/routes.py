@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mecha.api.http import health, lifecycle, metadata, state
+from mecha.api.http import health, invoke, lifecycle, metadata, state
 from mecha.api.http.router import Handler, Route
 
 
@@ -18,6 +18,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1.0/metadata", metadata.get, "GetMetadata"),
     Route("PUT", "/v1.0/metadata/{key}", metadata.put, "PutMetadata"),
     Route("POST", "/v1.0/shutdown", lifecycle.shutdown, "Shutdown"),
+    # Service invocation (the target may be a URL, so the handler splits the rest itself)
+    *(
+        Route(verb, "/v1.0/invoke/{rest...}", invoke.by_path, "InvokeService")
+        for verb in invoke.VERBS
+    ),
     # State
     Route("GET", "/v1.0/state/{store}/{key}", state.get, "GetState"),
     Route("DELETE", "/v1.0/state/{store}/{key}", state.delete, "DeleteState"),

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from mecha.api.http import invoke
 from mecha.api.http.errors import render_error, render_protocol_error
 from mecha.api.http.router import Call, NoRoute, Route, Router
 from mecha.api.http.routes import ROUTES
@@ -22,6 +23,10 @@ log = logging.getLogger("mecha.api.http")
 api_log = logging.getLogger("mecha.api")
 
 _ROUTER = Router(ROUTES)
+# Any path no route serves is an invocation when it carries `dapr-app-id`, as in daprd.
+_HEADER_INVOKE = Route(
+    "*", "*", lambda call: invoke.by_header(call, call.params["target"]), "InvokeService"
+)
 
 
 class HttpApi:
@@ -52,7 +57,10 @@ class HttpApi:
         try:
             route, params = _ROUTER.match(request.method, request.path)
         except NoRoute as missing:
-            return self._no_route(request, missing)
+            target = invoke.header_target(request)
+            if target is None:
+                return self._no_route(request, missing)
+            route, params = _HEADER_INVOKE, {"target": target}
         if self._token is not None and not route.public and not self._token_ok(request):
             return render_error(
                 MechaError(ErrorCode.UNAUTHORIZED, "authentication error: api token mismatch")

@@ -1,0 +1,105 @@
+"""gRPC `InvokeService`: the HTTP-style invocation API over gRPC."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from dapr.proto.common.v1 import common_pb2
+from dapr.proto.runtime.v1 import invoke_pb2
+from google.protobuf import any_pb2
+from google.rpc.error_details_pb2 import ErrorInfo
+from google.rpc.status_pb2 import Status
+
+from mecha.blocks.invocation.models import InvokeRequest
+from mecha.blocks.invocation.service import Trace
+from mecha.mesh import wire
+
+if TYPE_CHECKING:
+    from mecha.api.grpc.server import GrpcCall
+
+_VERBS = {value: name for name, value in common_pb2.HTTPExtension.Verb.items()}
+# Dapr's mapping of an app's HTTP status to the gRPC status a gRPC caller sees.
+_CODES = {
+    408: grpc.StatusCode.CANCELLED,
+    500: grpc.StatusCode.UNKNOWN,
+    400: grpc.StatusCode.INTERNAL,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+_MAX_DETAIL = 63
+
+
+async def invoke_service(
+    call: GrpcCall, request: invoke_pb2.InvokeServiceRequest
+) -> common_pb2.InvokeResponse:
+    message = request.message
+    extension = message.http_extension
+    verb = _VERBS.get(extension.verb, "POST") if message.HasField("http_extension") else "POST"
+    if verb == "NONE":
+        verb = "POST"
+    metadata = call.context.invocation_metadata() or ()
+    headers = wire.passed_on((key, value) for key, value in metadata if isinstance(value, str))
+    incoming = {key: value for key, value in metadata if key in ("traceparent", "tracestate")}
+    remaining = call.context.time_remaining()
+    reply = await call.runtime.invocation.invoke(
+        call.app,
+        request.id,
+        InvokeRequest(
+            method=message.method,
+            verb=verb,
+            query=extension.querystring,
+            headers=headers,
+            body=message.data.value,
+            content_type=message.content_type or None,
+            type_url=message.data.type_url,
+        ),
+        Trace(_text(incoming.get("traceparent")), _text(incoming.get("tracestate")) or ""),
+        timeout=remaining,
+    )
+    if not 200 <= reply.status < 300:
+        await _abort_with_http_status(call, reply.status, reply.body)
+    return common_pb2.InvokeResponse(
+        data=any_pb2.Any(type_url=reply.type_url, value=reply.body),
+        content_type=reply.content_type or "",
+    )
+
+
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+async def _abort_with_http_status(call: GrpcCall, status: int, body: bytes) -> None:
+    code = _CODES.get(status, grpc.StatusCode.UNKNOWN)
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = str(status)
+    info = ErrorInfo(
+        reason=reason,
+        domain="dapr.io",
+        metadata={
+            "http.code": str(status),
+            "http.error_message": body[:_MAX_DETAIL].decode("utf-8", "replace"),
+        },
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    details = Status(code=code.value[0], message=reason, details=[detail])
+    call.context.set_trailing_metadata(
+        (
+            ("grpc-status-details-bin", details.SerializeToString()),
+            ("dapr-http-status", str(status)),
+        )
+    )
+    await call.context.abort(code, reason)
+
+
+METHODS: dict[str, Any] = {"InvokeService": invoke_service}

@@ -1,0 +1,1 @@
+"""Service invocation: calling apps by id, through their runtimes."""

@@ -1,0 +1,1 @@
+"""Calls from the runtime into its app: HTTP or gRPC, with health probing."""

@@ -1,0 +1,169 @@
+"""Builds an app's channel from its settings: the protocol's channel, a bound on calls in flight
+(--app-max-concurrency) and fail-fast health checks (--enable-app-health-check)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mecha.blocks.invocation.errors import AppTimeout
+from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
+from mecha.channel.grpc import GrpcAppChannel
+from mecha.channel.health import AppHealth, HealthCheckedChannel, HealthSettings
+from mecha.channel.http import HttpAppChannel
+from mecha.channel.protocols import AppChannel
+
+if TYPE_CHECKING:
+    from mecha.config import RuntimeConfig
+    from mecha.http1 import HttpClient
+
+# The gRPC envelope around a body (method, type URL, metadata) needs room beyond the body limit.
+_GRPC_ENVELOPE_BYTES = 64 << 10
+
+
+class UnsupportedAppProtocol(ValueError):
+    """The app's protocol is one this runtime cannot speak to yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppChannelSettings:
+    """How to reach one app: what `mecha run` was told about it."""
+
+    port: int
+    protocol: str = "http"
+    address: str = "127.0.0.1"
+    app_api_token: str | None = None
+    # At most this many calls in flight into the app; <= 0 for no limit.
+    max_concurrency: int = -1
+    # None: no health checks.
+    health: HealthSettings | None = None
+    # Largest request or response body; sizes the gRPC channel's message limit.
+    max_body_bytes: int = 4 << 20
+
+    @classmethod
+    def from_config(cls, config: RuntimeConfig) -> AppChannelSettings:
+        if config.app_port is None:
+            raise ValueError("the app has no port")
+        health = None
+        if config.app_health_check:
+            health = HealthSettings(
+                path=config.app_health_check_path,
+                interval=config.app_health_probe_interval,
+                timeout=config.app_health_probe_timeout,
+                threshold=config.app_health_threshold,
+            )
+        return cls(
+            port=config.app_port,
+            protocol=config.app_protocol,
+            address=config.app_channel_address,
+            app_api_token=config.app_api_token,
+            max_concurrency=config.app_max_concurrency,
+            health=health,
+            max_body_bytes=config.max_body_bytes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltChannel:
+    """The channel to call the app through, and its health when it is checked.
+
+    Closing `channel` also stops the health probes.
+    """
+
+    channel: AppChannel
+    health: AppHealth | None
+
+
+def build_app_channel(
+    settings: AppChannelSettings, *, http_client: HttpClient | None = None
+) -> BuiltChannel:
+    """The app's channel, with health probes started when they are enabled.
+
+    Call from within the running loop. `http_client` is shared when given (the channel does
+    not close it); otherwise an HTTP channel makes and owns its own.
+    """
+    channel: AppChannel
+    protocol = settings.protocol
+    if protocol == "http":
+        channel = _http_channel(settings, http_client)
+    elif protocol == "grpc":
+        channel = GrpcAppChannel(
+            f"{_host_for_target(settings.address)}:{settings.port}",
+            app_api_token=settings.app_api_token,
+            max_message_bytes=settings.max_body_bytes + _GRPC_ENVELOPE_BYTES,
+        )
+    else:
+        raise UnsupportedAppProtocol(
+            f"app protocol {protocol!r} is not supported yet; use http or grpc"
+        )
+    if settings.max_concurrency > 0:
+        channel = ConcurrencyLimitedChannel(channel, settings.max_concurrency)
+    if settings.health is None:
+        return BuiltChannel(channel, None)
+    health = AppHealth(channel.probe, settings.health)
+    health.start()
+    return BuiltChannel(HealthCheckedChannel(channel, health), health)
+
+
+def _http_channel(settings: AppChannelSettings, client: HttpClient | None) -> HttpAppChannel:
+    owns_client = client is None
+    if client is None:
+        from mecha.http1 import HttpClient
+
+        client = HttpClient()
+    return HttpAppChannel(
+        client,
+        settings.address,
+        settings.port,
+        app_api_token=settings.app_api_token,
+        health_check_path=settings.health.path if settings.health else "/healthz",
+        owns_client=owns_client,
+    )
+
+
+def _host_for_target(address: str) -> str:
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
+class ConcurrencyLimitedChannel:
+    """At most `limit` calls in flight through `channel`; the others wait their turn (FIFO).
+
+    Time spent waiting counts against the call's timeout. Health probes are not limited.
+    """
+
+    def __init__(self, channel: AppChannel, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self._channel = channel
+        self._slots = asyncio.Semaphore(limit)
+        self.limit = limit
+
+    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
+        if context.timeout is None:
+            async with self._slots:
+                return await self._channel.invoke(request, context)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + context.timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise AppTimeout(
+                f"no free slot to call the app within {context.timeout}s "
+                f"(--app-max-concurrency {self.limit})"
+            ) from None
+        try:
+            remaining = max(deadline - loop.time(), 0.0)
+            return await self._channel.invoke(
+                request, dataclasses.replace(context, timeout=remaining)
+            )
+        finally:
+            self._slots.release()
+
+    async def probe(self, timeout: float) -> bool:
+        return await self._channel.probe(timeout)
+
+    async def close(self) -> None:
+        await self._channel.close()

@@ -1,0 +1,204 @@
+"""The HTTP app channel: `{verb} /{method}?{query}` to the app, on Mecha's own HTTP/1.1 client.
+
+The app's answer comes back as it is, whatever its status: only a call that got no answer
+raises. The caller's headers travel on, less those that belong to one hop or that the runtime
+sets itself (the app's token, caller and callee ids, trace context, content type).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
+from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
+from mecha.http1 import ClientError, ClientTimeout, ConnectError, HttpClient
+
+log = logging.getLogger("mecha.channel.http")
+
+# RFC 7230 hop-by-hop headers and the framing the client states itself; never passed on.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "http2-settings",
+        "te",
+        "trailer",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "content-length",
+    }
+)
+# Caller headers the runtime replaces with its own, or that name the runtime's hop.
+_REPLACED = frozenset(
+    {
+        "host",
+        "expect",
+        "content-type",
+        "dapr-api-token",
+        "dapr-caller-app-id",
+        "dapr-callee-app-id",
+        "destination-app-id",
+        "traceparent",
+        "tracestate",
+        "grpc-trace-bin",
+    }
+)
+# RFC 3986 path characters that stay as they are; everything else is percent-encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# The common case, taken as is: safe characters only, segments neither empty nor dots-only.
+_SEGMENT = r"[A-Za-z0-9:@!$&'()*+,;=_~-][A-Za-z0-9:@!$&'()*+,;=_~.-]*"
+_PLAIN_METHOD = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
+
+
+def request_target(method: str, query: str) -> str:
+    """`/{method}?{query}`: dot segments resolved, the method percent-encoded, the query as is.
+
+    `method` is decoded text, so a "%" in it is a literal percent sign and is encoded too.
+    """
+    if _PLAIN_METHOD.fullmatch(method):
+        return f"/{method}?{query}" if query else "/" + method
+    path = posixpath.normpath("/" + method)
+    # normpath keeps a leading "//" (POSIX allows it a meaning); a URL path does not.
+    path = "/" + path.lstrip("/")
+    target = quote(path, safe=_PATH_SAFE)
+    return f"{target}?{query}" if query else target
+
+
+class HttpAppChannel:
+    """Calls an HTTP app at host:port through `client` (shared, or owned when `owns_client`)."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        host: str,
+        port: int,
+        *,
+        app_api_token: str | None = None,
+        health_check_path: str = "/healthz",
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._host = host
+        self._port = port
+        self._token = app_api_token
+        self._health_target = "/" + health_check_path.lstrip("/")
+        self._owns_client = owns_client
+
+    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
+        target = request_target(request.method, request.query)
+        headers = self._headers(request, context)
+        try:
+            answer = await self._client.request(
+                self._host,
+                self._port,
+                request.verb,
+                target,
+                headers=headers,
+                body=request.body,
+                timeout=context.timeout,
+            )
+        except ConnectError as error:
+            raise AppUnreachable(f"app at {self._address} is unreachable: {error}") from error
+        except ClientTimeout as error:
+            raise AppTimeout(
+                f"app at {self._address} did not answer within {context.timeout}s"
+            ) from error
+        except ClientError as error:
+            raise InvocationError(
+                f"app at {self._address} took the call but its answer was lost: {error}"
+            ) from error
+        except ValueError as error:
+            # The request could not be put on the wire (a method or header HTTP cannot carry).
+            raise InvocationError(f"cannot send this call to the app: {error}") from error
+        return InvokeResponse(
+            status=answer.status,
+            headers=passed_back(answer.headers),
+            body=answer.body,
+            content_type=answer.headers.get("content-type"),
+        )
+
+    async def probe(self, timeout: float) -> bool:
+        headers = [("dapr-api-token", self._token)] if self._token else []
+        try:
+            answer = await self._client.request(
+                self._host, self._port, "GET", self._health_target, headers=headers, timeout=timeout
+            )
+        except ClientError as error:
+            log.debug("health probe of %s failed: %r", self._address, error)
+            return False
+        if 200 <= answer.status < 300:
+            return True
+        log.debug("health probe of %s answered %d", self._address, answer.status)
+        return False
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+    @property
+    def _address(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    def _headers(self, request: InvokeRequest, context: CallContext) -> list[tuple[str, str]]:
+        headers = _passed_on(request.headers)
+        if request.content_type:
+            headers.append(("content-type", request.content_type))
+        headers.append(("dapr-caller-app-id", context.caller_app_id))
+        headers.append(("dapr-callee-app-id", context.callee_app_id))
+        if context.traceparent:
+            headers.append(("traceparent", context.traceparent))
+        if context.tracestate:
+            headers.append(("tracestate", context.tracestate))
+        if self._token:
+            headers.append(("dapr-api-token", self._token))
+        return headers
+
+
+def _nominated(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """Headers the Connection header names as hop-by-hop (RFC 7230 §6.1)."""
+    names = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    names.discard("")
+    return frozenset(names)
+
+
+def _passed_on(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    nominated = _nominated(headers)
+    kept: list[tuple[str, str]] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _HOP_BY_HOP or lowered in _REPLACED or lowered in nominated:
+            continue
+        if lowered.endswith("-bin"):
+            # gRPC binary metadata has no meaning to an HTTP app.
+            continue
+        if lowered.startswith(":"):
+            # gRPC pseudo-headers keep their value under a name HTTP can carry.
+            lowered = "dapr-" + lowered[1:]
+        elif lowered.startswith("grpc-"):
+            lowered = "dapr-" + lowered
+        kept.append((lowered, value))
+    return kept
+
+
+def passed_back(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The app's response headers for the caller: without hop-by-hop headers, and without
+    Content-Type, which travels as InvokeResponse.content_type."""
+    pairs = list(headers)
+    nominated = _nominated(pairs)
+    return [
+        (name, value)
+        for name, value in pairs
+        if name not in _HOP_BY_HOP and name not in nominated and name != "content-type"
+    ]
