@@ -36,14 +36,21 @@ def parse_importtime(text: str) -> list[ImportTime]:
     return found
 
 
-def top_level_packages(imports: Sequence[ImportTime]) -> dict[str, int]:
-    """Cumulative microseconds per top-level package, counting only outermost imports."""
+def self_time_by_package(imports: Sequence[ImportTime]) -> dict[str, int]:
+    """Microseconds spent in each top-level package's own modules, wherever they were imported."""
     totals: dict[str, int] = {}
     for item in imports:
-        if item.depth == 0:
-            package = item.module.split(".")[0]
-            totals[package] = totals.get(package, 0) + item.cumulative_us
+        package = item.module.split(".")[0]
+        totals[package] = totals.get(package, 0) + item.self_us
     return totals
+
+
+def _cumulative(item: ImportTime) -> int:
+    return item.cumulative_us
+
+
+def _self(item: ImportTime) -> int:
+    return item.self_us
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,15 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"ready after {ready_s * 1000:.0f} ms (with -X importtime overhead); ", end="")
     print(f"imports took {total_us / 1000:.0f} ms in {len(imports)} modules\n")
-    packages = sorted(top_level_packages(imports).items(), key=lambda kv: -kv[1])[: args.top]
+    packages = sorted(self_time_by_package(imports).items(), key=lambda kv: -kv[1])[: args.top]
     rows = [[name, f"{us / 1000:.1f}", f"{us / total_us * 100:.0f}%"] for name, us in packages]
-    print(report.table(["top-level package", "ms", "share"], rows), end="\n\n")
-    heaviest = sorted(imports, key=lambda item: -item.cumulative_us)[: args.top]
-    rows = [
-        [item.module, f"{item.cumulative_us / 1000:.1f}", f"{item.self_us / 1000:.1f}"]
-        for item in heaviest
-    ]
-    print(report.table(["module", "cumulative ms", "self ms"], rows))
+    print(report.table(["package (own modules)", "ms", "share"], rows), end="\n\n")
+    for key, label in ((_cumulative, "by cumulative time"), (_self, "by own time")):
+        heaviest = sorted(imports, key=key, reverse=True)[: args.top]
+        rows = [
+            [item.module, f"{item.cumulative_us / 1000:.1f}", f"{item.self_us / 1000:.1f}"]
+            for item in heaviest
+        ]
+        print(report.table([f"module, {label}", "cumulative ms", "self ms"], rows), end="\n\n")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Reusable pieces for benchmarks: start servers on free ports, drive wrk, sample /proc."""
 
-from benchmarks.harness.load import LoadResult, LoadSettings, measure_load
+from benchmarks.harness.load import LoadResult, LoadSettings, LoadSummary, measure_load, summarise
 from benchmarks.harness.probe import NotReadyError, get, wait_for_status
 from benchmarks.harness.servers import (
     MECHA_READY_PATH,
@@ -19,6 +19,7 @@ __all__ = [
     "NGINX_PATH",
     "LoadResult",
     "LoadSettings",
+    "LoadSummary",
     "NotReadyError",
     "Server",
     "WrkResult",
@@ -31,5 +32,6 @@ __all__ = [
     "run_wrk",
     "start_mecha",
     "start_nginx",
+    "summarise",
     "wait_for_status",
 ]

@@ -39,9 +39,9 @@ def _tasks(pid: int) -> list[int]:
         return []
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process tree (all threads), in seconds."""
-    ticks = 0
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process tree, all threads included."""
+    user = system = 0
     for member in process_tree(pid):
         try:
             stat = (PROC / str(member) / "stat").read_text()
@@ -49,8 +49,14 @@ def cpu_seconds(pid: int) -> float:
             continue
         # The command name may hold spaces or parentheses; fields are counted after its last ')'.
         fields = stat[stat.rindex(")") + 2 :].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks / CLOCK_TICKS_PER_SECOND
+        user += int(fields[11])  # utime, field 14 of stat
+        system += int(fields[12])  # stime, field 15
+    return user / CLOCK_TICKS_PER_SECOND, system / CLOCK_TICKS_PER_SECOND
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the process tree."""
+    return sum(cpu_times(pid))
 
 
 def rss_bytes(pid: int) -> int:
@@ -63,6 +69,23 @@ def rss_bytes(pid: int) -> int:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def private_bytes(pid: int) -> int:
+    """Memory the process tree alone holds (Private_Clean + Private_Dirty of smaps_rollup).
+
+    Unlike RSS it leaves out shared library pages that other processes map too.
+    """
+    total = 0
+    for member in process_tree(pid):
+        try:
+            rollup = (PROC / str(member) / "smaps_rollup").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for line in rollup.splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
                 total += int(line.split()[1]) * 1024
     return total
 

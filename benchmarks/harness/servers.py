@@ -39,6 +39,9 @@ class Server:
     workdir: Path
     spawned_at: float
     extra_ports: dict[str, int] = field(default_factory=dict)
+    # CPU seconds the process tree had used when it first answered ready: the cost of starting,
+    # which unlike the wall time barely moves when other work shares the machine.
+    ready_cpu_s: float | None = None
 
     @property
     def pid(self) -> int:
@@ -56,7 +59,10 @@ class Server:
         return "\n".join(self.output().splitlines()[-lines:])
 
     def stop(self, timeout_s: float = 5.0) -> float:
-        """SIGTERM, wait (SIGKILL after timeout_s); returns seconds until it exited."""
+        """SIGTERM, wait (SIGKILL after timeout_s); returns seconds until it exited.
+
+        Calling it again is harmless.
+        """
         started = time.perf_counter()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -102,7 +108,11 @@ def _wait_ready(server: Server, path: str, status: int, timeout_s: float) -> flo
     except NotReadyError as exc:
         tail = server.log_tail()  # read before stop() removes the scratch directory
         server.stop()
-        raise NotReadyError(f"{server.name}: {exc}\n{tail}") from exc
+        raise NotReadyError("\n".join(filter(None, [f"{server.name}: {exc}", tail]))) from exc
+    except BaseException:  # interrupted: leave no process behind
+        server.stop()
+        raise
+    server.ready_cpu_s = procfs.cpu_seconds(server.pid)
     return ready_at - server.spawned_at
 
 
