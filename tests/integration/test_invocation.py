@@ -5,7 +5,11 @@ Runs with an HTTP app and with a gRPC app behind B, and with HTTP and gRPC calle
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,3 +233,60 @@ def test_app_down(tmp_path: Path) -> None:
         callee.stop()
     assert status == 500
     assert orjson.loads(reply)["errorCode"] == "ERR_DIRECT_INVOKE"
+
+
+@pytest.fixture
+def echo_app() -> Iterator[int]:
+    """The HTTP echo app alone, not behind a runtime: an outside service."""
+    port = free_port()
+    app = subprocess.Popen(
+        [sys.executable, str(APPS / "http_echo.py")], env={**os.environ, "APP_PORT": str(port)}
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "echo app did not start"
+                time.sleep(0.02)
+        yield port
+    finally:
+        app.terminate()
+        app.wait(5)
+
+
+ENDPOINT = """\
+apiVersion: dapr.io/v1alpha1
+kind: HTTPEndpoint
+metadata:
+  name: outside
+spec:
+  baseUrl: http://127.0.0.1:{port}/base
+  headers:
+  - name: x-endpoint-key
+    value: k-123
+"""
+
+
+def test_http_endpoint_resource_and_url_targets(tmp_path: Path, echo_app: int) -> None:
+    process = MechaProcess(
+        tmp_path, app_id="caller", resources={"endpoint.yaml": ENDPOINT.format(port=echo_app)}
+    )
+    try:
+        process.wait_ready()
+        status, headers, reply = process.request("POST", "/v1.0/invoke/outside/method/items", b"a")
+        by_url = process.request(
+            "GET", f"/v1.0/invoke/http://127.0.0.1:{echo_app}/method/direct?q=1"
+        )
+    finally:
+        process.stop()
+    assert status == 200
+    assert reply == b"a"
+    assert headers["x-echo-path"] == "/base/items"
+    assert orjson.loads(headers["x-echo-headers"])["x-endpoint-key"] == "k-123"
+    url_status, url_headers, _ = by_url
+    assert url_status == 200
+    assert url_headers["x-echo-path"] == "/direct"
+    assert url_headers["x-echo-query"] == "q=1"
