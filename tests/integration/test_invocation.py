@@ -236,7 +236,7 @@ def test_app_down(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def echo_app() -> Iterator[int]:
+def echo_app() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """The HTTP echo app alone, not behind a runtime: an outside service."""
     port = free_port()
     app = subprocess.Popen(
@@ -251,7 +251,7 @@ def echo_app() -> Iterator[int]:
             except OSError:
                 assert time.monotonic() < deadline, "echo app did not start"
                 time.sleep(0.02)
-        yield port
+        yield port, app
     finally:
         app.terminate()
         app.wait(5)
@@ -270,16 +270,17 @@ spec:
 """
 
 
-def test_http_endpoint_resource_and_url_targets(tmp_path: Path, echo_app: int) -> None:
+def test_http_endpoint_resource_and_url_targets(
+    tmp_path: Path, echo_app: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, _ = echo_app
     process = MechaProcess(
-        tmp_path, app_id="caller", resources={"endpoint.yaml": ENDPOINT.format(port=echo_app)}
+        tmp_path, app_id="caller", resources={"endpoint.yaml": ENDPOINT.format(port=port)}
     )
     try:
         process.wait_ready()
         status, headers, reply = process.request("POST", "/v1.0/invoke/outside/method/items", b"a")
-        by_url = process.request(
-            "GET", f"/v1.0/invoke/http://127.0.0.1:{echo_app}/method/direct?q=1"
-        )
+        by_url = process.request("GET", f"/v1.0/invoke/http://127.0.0.1:{port}/method/direct?q=1")
     finally:
         process.stop()
     assert status == 200
@@ -290,3 +291,37 @@ def test_http_endpoint_resource_and_url_targets(tmp_path: Path, echo_app: int) -
     assert url_status == 200
     assert url_headers["x-echo-path"] == "/direct"
     assert url_headers["x-echo-query"] == "q=1"
+
+
+def test_unhealthy_app_fails_fast_and_shows_in_healthz(
+    tmp_path: Path, echo_app: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, app = echo_app
+    process = MechaProcess(
+        tmp_path,
+        app_id="watched",
+        args=(
+            "--app-port",
+            str(port),
+            "--enable-app-health-check",
+            "--app-health-probe-interval",
+            "1",
+            "--app-health-threshold",
+            "1",
+        ),
+    )
+    try:
+        process.wait_ready("/v1.0/healthz")
+        assert process.request("POST", "/v1.0/invoke/watched/method/x", b"")[0] == 200
+        # Stop the app behind the runtime's back: probes fail, calls fail fast, healthz says so.
+        app.terminate()
+        app.wait(5)
+        deadline = time.monotonic() + 10
+        while process.request("GET", "/v1.0/healthz")[0] == 204:
+            assert time.monotonic() < deadline, "healthz never reported the app unhealthy"
+            time.sleep(0.1)
+        status, _, body = process.request("POST", "/v1.0/invoke/watched/method/x", b"")
+    finally:
+        process.stop()
+    assert status == 500
+    assert "healthy" in orjson.loads(body)["message"]
