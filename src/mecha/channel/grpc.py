@@ -34,7 +34,8 @@ DEFAULT_MAX_MESSAGE_BYTES = (4 << 20) + (64 << 10)
 _ON_INVOKE = "/dapr.proto.runtime.v1.AppCallback/OnInvoke"
 _HEALTH_CHECK = "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck"
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
-# How gRPC's HTTP/2 transport words the failure of calls in flight on a connection it lost.
+# How gRPC's HTTP/2 transport words the failure of a call in flight on a connection it lost
+# (the connection itself may still look ready for a moment).
 _STREAM_REMOVED = "Stream removed"
 
 # Caller headers that gRPC owns or that Mecha sets itself.
@@ -176,14 +177,13 @@ class GrpcAppChannel:
                 verb=_verb(request.verb), querystring=request.query
             ),
         )
-        was_connected = self._connected()
         call = self._app.on_invoke(
             message, timeout=context.timeout, metadata=self._metadata(request, context)
         )
         try:
             reply = await call
         except grpc.aio.AioRpcError as error:
-            return self._error_answer(error, context, was_connected)
+            return self._error_answer(error, context)
         return InvokeResponse(
             status=200,
             headers=_headers_of(await call.initial_metadata()),
@@ -224,17 +224,19 @@ class GrpcAppChannel:
             metadata.append(("dapr-api-token", self._token))
         return metadata
 
-    def _error_answer(
-        self, error: grpc.aio.AioRpcError, context: CallContext, was_connected: bool
-    ) -> InvokeResponse:
+    def _error_answer(self, error: grpc.aio.AioRpcError, context: CallContext) -> InvokeResponse:
         code = error.code()
-        if code == grpc.StatusCode.UNAVAILABLE and self._transport_failed(error):
-            if not was_connected:
-                raise AppUnreachable(f"app at {self._target} is unreachable: {error.details()}")
-            raise InvocationError(
-                f"connection to the app at {self._target} was lost during the call, "
-                f"which it may have processed: {error.details()}"
-            )
+        if code == grpc.StatusCode.UNAVAILABLE:
+            details = error.details() or ""
+            if details.startswith(_STREAM_REMOVED):
+                raise InvocationError(
+                    f"connection to the app at {self._target} was lost during the call, "
+                    f"which it may have processed: {details}"
+                )
+            # An app's own UNAVAILABLE leaves the connection ready; a call that could not
+            # be sent does not.
+            if self._channel.get_state() != grpc.ChannelConnectivity.READY:
+                raise AppUnreachable(f"app at {self._target} is unreachable: {details}")
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and context.timeout is not None:
             raise AppTimeout(f"app at {self._target} did not answer within {context.timeout}s")
         code_number: int = code.value[0]
@@ -244,15 +246,6 @@ class GrpcAppChannel:
             body=_status_json(code_number, error.details() or "", error.trailing_metadata()),
             content_type="application/json",
         )
-
-    def _connected(self) -> bool:
-        return self._channel.get_state() == grpc.ChannelConnectivity.READY
-
-    def _transport_failed(self, error: grpc.aio.AioRpcError) -> bool:
-        """Whether gRPC made this UNAVAILABLE up because the connection failed, rather than
-        the app answering it. An app's answer leaves the connection ready; a lost connection
-        may still look ready for a moment, but gRPC names the stream it removed."""
-        return not self._connected() or (error.details() or "").startswith(_STREAM_REMOVED)
 
 
 def _verb(verb: str) -> common_pb2.HTTPExtension.Verb.ValueType:

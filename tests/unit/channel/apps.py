@@ -78,7 +78,7 @@ class InFlight:
         self._releases.setdefault(number, asyncio.Event()).set()
 
     async def wait_entered(self, count: int) -> None:
-        async with self._changed:
+        async with asyncio.timeout(10.0), self._changed:
             await self._changed.wait_for(lambda: len(self.entered) >= count)
 
 

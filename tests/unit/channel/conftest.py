@@ -13,6 +13,7 @@ import pytest
 import uvloop
 
 from mecha.blocks.invocation.models import CallContext
+from mecha.channel.health import AppHealth
 
 from .apps import GrpcApp, HttpApp
 
@@ -21,6 +22,16 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+# The longest a test waits for something that should happen well within it.
+WAIT = 10.0
+
+
+async def settled(health: AppHealth, healthy: bool) -> None:
+    """Waits until `health` reports `healthy`, failing the test rather than hanging."""
+    async with asyncio.timeout(WAIT):
+        await health.wait(healthy=healthy)
 
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -17,7 +17,7 @@ from mecha.blocks.invocation.models import InvokeRequest
 from mecha.channel.factory import AppChannelSettings, build_app_channel
 from mecha.channel.health import HealthSettings
 
-from .conftest import call_context
+from .conftest import call_context, settled
 
 UNIT_TESTS = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
@@ -72,13 +72,13 @@ async def app(request: pytest.FixtureRequest) -> AsyncIterator[AppProcess]:
 
 
 async def test_app_dies_and_comes_back(app: AppProcess) -> None:
-    health_settings = HealthSettings(interval=0.05, timeout=0.05, threshold=2)
+    health_settings = HealthSettings(interval=0.1, timeout=0.1, threshold=3)
     settings = AppChannelSettings(port=app.port, protocol=app.kind, health=health_settings)
     built = build_app_channel(settings)
     assert built.health is not None
     channel = built.channel
     try:
-        await built.health.wait(healthy=True)
+        await settled(built.health, True)
         held = asyncio.create_task(
             channel.invoke(InvokeRequest(method="held/0"), call_context(timeout=60.0))
         )
@@ -90,12 +90,12 @@ async def test_app_dies_and_comes_back(app: AppProcess) -> None:
                 await held
         assert not isinstance(caught.value, AppTimeout)
 
-        await built.health.wait(healthy=False)
+        await settled(built.health, False)
         with pytest.raises(AppUnhealthy):
             await channel.invoke(InvokeRequest(method="m"), call_context())
 
         await app.start()
-        await built.health.wait(healthy=True)
+        await settled(built.health, True)
         reply = await channel.invoke(InvokeRequest(method="m", body=b"back"), call_context())
         assert reply.body == b"back"
     finally:

@@ -23,10 +23,10 @@ from mecha.channel.http import HttpAppChannel
 from mecha.config import build_parser, from_args
 
 from .apps import GrpcApp, HttpApp
-from .conftest import call_context
+from .conftest import call_context, settled
 
 App = HttpApp | GrpcApp
-FAST_HEALTH = HealthSettings(interval=0.02, timeout=0.02, threshold=2)
+FAST_HEALTH = HealthSettings(interval=0.1, timeout=0.1, threshold=3)
 
 
 @pytest.fixture(params=["http", "grpc"])
@@ -112,18 +112,18 @@ async def test_health_transitions_and_fail_fast(
     assert built.health is not None
     changes: list[bool] = []
     built.health.add_listener(changes.append)
-    await built.health.wait(healthy=True)
+    await settled(built.health, True)
     assert (await built.channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
 
     app.state.healthy = False
-    await built.health.wait(healthy=False)
+    await settled(built.health, False)
     with pytest.raises(AppUnhealthy):
         await built.channel.invoke(InvokeRequest(method="m"), call_context())
     # Failed fast: the app never saw the call.
     assert len(app.state.seen) == 1
 
     app.state.healthy = True
-    await built.health.wait(healthy=True)
+    await settled(built.health, True)
     assert (await built.channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
     assert changes == [True, False, True]
 
@@ -145,11 +145,11 @@ async def test_health_probes_skip_the_concurrency_limit(
 ) -> None:
     built = build(max_concurrency=1, health=FAST_HEALTH)
     assert built.health is not None
-    await built.health.wait(healthy=True)
+    await settled(built.health, True)
     held = asyncio.create_task(built.channel.invoke(InvokeRequest(method="held/0"), call_context()))
     await app.state.in_flight.wait_entered(1)
     probes = app.state.health_probes
-    assert await built.channel.probe(1.0)
+    assert await built.channel.probe(5.0)
     assert app.state.health_probes > probes
     app.state.in_flight.release(0)
     await held
@@ -158,11 +158,11 @@ async def test_health_probes_skip_the_concurrency_limit(
 async def test_close_stops_health_probes(app: App, build: Callable[..., BuiltChannel]) -> None:
     built = build(health=FAST_HEALTH)
     assert built.health is not None
-    await built.health.wait(healthy=True)
+    await settled(built.health, True)
     await built.channel.close()
     app.state.healthy = False
     probes = app.state.health_probes
-    await asyncio.sleep(FAST_HEALTH.interval * 5)
+    await asyncio.sleep(FAST_HEALTH.interval * 3)
     assert app.state.health_probes == probes
     assert built.health.healthy
 

@@ -14,7 +14,7 @@ from mecha.channel.grpc import GrpcAppChannel
 from mecha.channel.health import AppHealth, HealthSettings
 
 from .apps import GrpcApp
-from .conftest import TRACEPARENT, call_context
+from .conftest import TRACEPARENT, call_context, settled
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ async def test_app_down_is_unreachable(closed_port: int) -> None:
 
 async def test_app_that_went_away_is_unreachable_then_back(grpc_app: GrpcApp) -> None:
     channel = GrpcAppChannel(f"127.0.0.1:{grpc_app.port}")
-    health = AppHealth(channel.probe, HealthSettings(interval=0.05, timeout=0.05, threshold=1))
+    health = AppHealth(channel.probe, HealthSettings(interval=0.1, timeout=0.1, threshold=1))
     try:
         assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
         await grpc_app.close()
@@ -189,7 +189,7 @@ async def test_app_that_went_away_is_unreachable_then_back(grpc_app: GrpcApp) ->
             await channel.invoke(InvokeRequest(method="m"), call_context())
         await grpc_app.start(grpc_app.port)
         health.start()
-        await health.wait(healthy=True)
+        await settled(health, True)
         assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
     finally:
         await health.close()
@@ -202,7 +202,7 @@ async def test_slow_app_times_out(channel: GrpcAppChannel) -> None:
 
 
 async def test_health_probe(grpc_app: GrpcApp, channel: GrpcAppChannel) -> None:
-    assert await channel.probe(1.0)
+    assert await channel.probe(5.0)
     grpc_app.state.healthy = False
-    assert not await channel.probe(1.0)
+    assert not await channel.probe(5.0)
     assert grpc_app.state.health_probes == 2

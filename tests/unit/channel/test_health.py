@@ -9,6 +9,8 @@ import pytest
 
 from mecha.channel.health import AppHealth, HealthSettings
 
+from .conftest import settled
+
 # Long enough that only probe_soon() triggers probes, so each step is the test's.
 MANUAL = HealthSettings(interval=60.0, timeout=5.0, threshold=3)
 
@@ -47,7 +49,7 @@ class ScriptedProbe:
         await self._wait_calls(1)
 
     async def _wait_calls(self, count: int) -> None:
-        async with self._called:
+        async with asyncio.timeout(10.0), self._called:
             await self._called.wait_for(lambda: self.calls >= count)
 
 
@@ -109,7 +111,7 @@ async def test_unhealthy_after_threshold_consecutive_failures(probe: ScriptedPro
 
 
 async def test_a_probe_that_hangs_fails_at_its_timeout(probe: ScriptedProbe) -> None:
-    settings = HealthSettings(interval=60.0, timeout=0.05, threshold=1)
+    settings = HealthSettings(interval=60.0, timeout=1.0, threshold=1)
     health, _ = start(probe, settings)
     await probe.answer(True)
     assert healthy(health)
@@ -129,8 +131,8 @@ async def test_a_probe_that_raises_is_a_failure(caplog: pytest.LogCaptureFixture
     health = AppHealth(flaky, HealthSettings(interval=0.01, timeout=0.01, threshold=1))
     health.start()
     try:
-        await health.wait(healthy=True)
-        await health.wait(healthy=False)
+        await settled(health, True)
+        await settled(health, False)
     finally:
         await health.close()
     assert "probe bug" in health.reason
@@ -155,7 +157,7 @@ async def test_probes_repeat_on_the_interval() -> None:
     health.start()
     try:
         await seen.wait()
-        await health.wait(healthy=True)
+        await settled(health, True)
     finally:
         await health.close()
     assert changes == [True, False, True]
@@ -163,9 +165,9 @@ async def test_probes_repeat_on_the_interval() -> None:
 
 async def test_wait_returns_at_once_in_the_current_state(probe: ScriptedProbe) -> None:
     health, _ = start(probe)
-    await health.wait(healthy=False)
+    await settled(health, False)
     await probe.answer(True)
-    await health.wait(healthy=True)
+    await settled(health, True)
 
 
 async def test_a_failing_listener_does_not_stop_the_probes(

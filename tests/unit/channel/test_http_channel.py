@@ -208,11 +208,11 @@ async def test_a_header_http_cannot_carry_is_an_invocation_error(channel: HttpAp
 
 async def test_health_probe(http_app: HttpApp, client: HttpClient) -> None:
     channel = HttpAppChannel(client, "127.0.0.1", http_app.port, health_check_path="healthz")
-    assert await channel.probe(1.0)
+    assert await channel.probe(5.0)
     http_app.state.healthy = False
-    assert not await channel.probe(1.0)
+    assert not await channel.probe(5.0)
     assert http_app.state.health_probes == 2
     elsewhere = HttpAppChannel(client, "127.0.0.1", http_app.port, health_check_path="/other")
     # The test app records any other path as a call and answers 200.
-    assert await elsewhere.probe(1.0)
+    assert await elsewhere.probe(5.0)
     assert http_app.state.seen[-1].method == "other"
