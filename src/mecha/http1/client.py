@@ -11,9 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from mecha.http1.client_message import ClientError, ClientResponse, UnansweredError
+from mecha.http1.client_message import (
+    ClientError,
+    ClientResponse,
+    NotSentError,
+    UnansweredError,
+)
 from mecha.http1.client_pool import HostPool
 from mecha.http1.client_wire import encode_head
+
+# Methods a lost answer may be retried for (as Go's client does): repeating them changes nothing.
+_REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class HttpClient:
@@ -56,7 +64,8 @@ class HttpClient:
         Transfer-Encoding, which belong to the client. `timeout` bounds the whole request:
         waiting for a connection, sending, and receiving the complete response.
 
-        Raises ConnectError (not processed, safe to retry), ClientTimeout, ClientError, and
+        Raises ConnectError (not delivered, safe to retry), ClientTimeout, ClientError (which
+        may have been processed: a lost answer to a non-repeatable method), and
         ValueError for a method, target or header that cannot be sent as given.
         """
         pool = self._pools.get((host, port))
@@ -71,8 +80,10 @@ class HttpClient:
             connection, reused = await pool.acquire(deadline, fresh=False)
         try:
             return await connection.exchange(head, body, head_request, deadline)
+        except NotSentError:
+            pass
         except UnansweredError:
-            if not reused:
+            if not reused or method not in _REPEATABLE:
                 raise
         # The server closed the idle connection as the request went out: once more, anew.
         connection, _ = await pool.acquire(deadline, fresh=True)

@@ -23,6 +23,7 @@ from mecha.http1.client_message import (
     ClientError,
     ClientResponse,
     ClientTimeout,
+    NotSentError,
     UnansweredError,
 )
 from mecha.http1.message import Headers
@@ -139,7 +140,7 @@ class ClientConnection(asyncio.Protocol):
         its pool or closed."""
         transport = self.transport
         if transport is None or self.closed:
-            raise UnansweredError(f"connection to {self.pool.address} closed before the request")
+            raise NotSentError(f"connection to {self.pool.address} closed before the request")
         loop = self.pool.loop
         waiter: asyncio.Future[ClientResponse] = loop.create_future()
         self._waiter = waiter

@@ -36,6 +36,13 @@ class ClientTimeout(ClientError):
     """No complete response within the request's timeout."""
 
 
-class UnansweredError(ConnectError):
-    """A connection closed before any byte of the response: on a reused connection the
-    server may have closed it while idle, so the request is tried once more on a new one."""
+class NotSentError(ConnectError):
+    """The connection closed before the request was written: certainly not processed."""
+
+
+class UnansweredError(ClientError):
+    """The connection closed after the request went out but before any byte of the response.
+
+    On a reused connection the server may have closed it while idle, or it may have processed
+    the request and died: only requests that are safe to repeat are tried again.
+    """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable
+from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
 from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
 from mecha.blocks.invocation.service import RemoteError
 from mecha.blocks.nameresolution.models import Address

@@ -146,10 +146,25 @@ async def test_a_request_racing_the_idle_close_is_retried_once_on_a_new_connecti
 
     async with scripted(by_connection) as server, open_client() as client:
         first = await client.request("127.0.0.1", server.port, "GET", "/")
-        second = await client.request("127.0.0.1", server.port, "POST", "/", body=b"x")
+        second = await client.request("127.0.0.1", server.port, "GET", "/", body=b"x")
     assert first.body == b"first"
     assert second.body == b"retried x"
     assert [len(peer.requests) for peer in server.peers] == [2, 1]
+
+
+async def test_a_lost_answer_to_a_post_is_not_repeated() -> None:
+    # The server may have processed it before dying: repeating a POST could do it twice.
+    async def script(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(reply(b"first"))
+        await peer.read_request()  # then closes, unanswered
+
+    async with scripted(script) as server, open_client() as client:
+        await client.request("127.0.0.1", server.port, "GET", "/")
+        with pytest.raises(ClientError, match="before any response byte") as lost:
+            await client.request("127.0.0.1", server.port, "POST", "/", body=b"x")
+    assert not isinstance(lost.value, ConnectError)
+    assert len(server.requests) == 2
 
 
 async def test_a_new_connection_closed_before_any_answer_is_not_retried() -> None:
@@ -157,8 +172,10 @@ async def test_a_new_connection_closed_before_any_answer_is_not_retried() -> Non
         await peer.read_request()  # and close without a word
 
     async with scripted(script) as server, open_client() as client:
-        with pytest.raises(ConnectError, match="before any response byte"):
+        with pytest.raises(ClientError, match="before any response byte") as lost:
             await client.request("127.0.0.1", server.port, "POST", "/", body=b"x")
+    # Delivered, perhaps processed: not the "safe to retry" ConnectError.
+    assert not isinstance(lost.value, ConnectError)
     assert len(server.requests) == 1
 
 
@@ -171,7 +188,7 @@ async def test_a_retry_that_fails_too_is_reported() -> None:
 
     async with scripted(script) as server, open_client() as client:
         await client.request("127.0.0.1", server.port, "GET", "/")
-        with pytest.raises(ConnectError):
+        with pytest.raises(ClientError):
             await client.request("127.0.0.1", server.port, "GET", "/")
     assert [len(peer.requests) for peer in server.peers] == [2, 1]
 

@@ -12,6 +12,8 @@ from mecha.http1 import Request, Response
 from mecha.mesh import wire
 
 PREFIX = "/v1.0/invoke/"
+# Set by this runtime's HTTP server on every response; the app's own would repeat them.
+_SERVER_OWNED = frozenset({"date", "server"})
 VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 
@@ -52,7 +54,8 @@ async def invoke(call: Call, target: str, method: str) -> Response:
     content_type = reply.content_type
     if reply.type_url and not content_type:
         content_type = "application/x-protobuf"
-    return Response(reply.status, reply.body, reply.headers, content_type=content_type)
+    headers = [(k, v) for k, v in reply.headers if k not in _SERVER_OWNED]
+    return Response(reply.status, reply.body, headers, content_type=content_type)
 
 
 def header_target(request: Request) -> str | None:
