@@ -50,7 +50,8 @@ class PeerClient:
         except ClientTimeout:
             raise AppTimeout(f"no answer within {context.timeout}s") from None
         except ClientError as error:
-            raise AppUnreachable(
+            # Delivered, perhaps processed: reported, never retried.
+            raise InvocationError(
                 f"call to runtime at {address.host}:{address.internal_port} failed: {error}"
             ) from None
         refusal = reply.headers.get(wire.ERROR)
