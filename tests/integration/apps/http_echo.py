@@ -3,6 +3,8 @@
 - `/status/<code>`: answers that status with a small body.
 - `/slow/<seconds>`: waits, then answers 200.
 - anything else: 200 with the request body as the body and what it saw in `x-echo-*` headers.
+
+With ECHO_HOST set, every reply names it in `x-echo-host` (tests with several hosts).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import os
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+ECHO_HOST = os.environ.get("ECHO_HOST", "")
+
 
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Head and body go out in separate writes; without this Nagle holds the body ~40 ms.
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -35,6 +41,8 @@ class Echo(BaseHTTPRequestHandler):
 
     def _answer(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
         self.send_response(status)
+        if ECHO_HOST:
+            self.send_header("x-echo-host", ECHO_HOST)
         for name, value in headers.items():
             self.send_header(name, value)
         if content_type:

@@ -128,8 +128,9 @@ class InvocationService:
         resolver = self._resolver()
         if resolver is None:
             raise _not_found(app_id)
+        failed: set[Address] = set()
         for attempt in range(PEER_RETRIES + 1):
-            address = await self._pick(resolver, app_id, namespace)
+            address = await self._pick(resolver, app_id, namespace, avoid=failed)
             try:
                 return await self._peers.invoke(address, request, context)
             except AppUnreachable as error:
@@ -140,7 +141,10 @@ class InvocationService:
                         f"after {PEER_RETRIES} retries: {error}",
                     ) from None
                 log.debug("peer for %s unreachable (%s); retrying", app_id, error)
-                await asyncio.sleep(self.retry_interval)
+                failed.add(address)
+                # Another live instance is tried at once; the same one only after a pause.
+                if address in await self._candidates(resolver, app_id, namespace, failed):
+                    await asyncio.sleep(self.retry_interval)
             except InvocationError as error:
                 raise _app_error(app_id, error) from None
         raise AssertionError("unreachable")
@@ -152,7 +156,20 @@ class InvocationService:
             raise _not_found(app_id)
         return await self._pick(resolver, app_id, namespace)
 
-    async def _pick(self, resolver: NameResolver, app_id: str, namespace: str) -> Address:
+    async def _pick(
+        self,
+        resolver: NameResolver,
+        app_id: str,
+        namespace: str,
+        avoid: set[Address] | None = None,
+    ) -> Address:
+        addresses = await self._candidates(resolver, app_id, namespace, avoid or set())
+        return addresses[next(self._turns) % len(addresses)]
+
+    async def _candidates(
+        self, resolver: NameResolver, app_id: str, namespace: str, avoid: set[Address]
+    ) -> list[Address]:
+        """Live instances, without those that just failed unless nothing else is left."""
         try:
             addresses = await resolver.resolve(app_id, namespace)
         except ResolverUnavailable as error:
@@ -162,7 +179,8 @@ class InvocationService:
             ) from None
         if not addresses:
             raise _not_found(app_id)
-        return addresses[next(self._turns) % len(addresses)]
+        fresh = [a for a in addresses if a not in avoid]
+        return fresh or addresses
 
     async def _call_external(
         self,
