@@ -271,7 +271,10 @@ class Runtime:
 
     async def _watch_app(self, process: AppProcess) -> None:
         code = await process.wait()
-        self.exit_code = code
+        if self._stopping.is_set():
+            return  # stopped by us: its exit code is not the runtime's
+        # Killed by a signal: the shell's convention, 128 + the signal number.
+        self.exit_code = code if code >= 0 else 128 - code
         self.request_shutdown(f"app exited with code {code}")
 
     async def _probe_app_port(self, app: HostedApp) -> None:
@@ -312,9 +315,7 @@ class Runtime:
                 await app.channel.close()
         await self.http_client.close()
         if self._app_process is not None:
-            code = await self._app_process.stop(grace)
-            if code is not None and self._stop_reason.startswith("app exited"):
-                self.exit_code = code
+            await self._app_process.stop(grace)
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -50,6 +50,7 @@ def report(outcome: Outcome, verbose: bool) -> None:
     for title, path in (
         ("scenario output", outcome.scenario_log),
         ("mecha log", outcome.mecha_log),
+        ("peer mecha log", outcome.peer_log),
     ):
         if path is None:
             continue

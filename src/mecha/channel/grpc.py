@@ -22,7 +22,7 @@ from google.protobuf import any_pb2, empty_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
-from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
+from mecha.blocks.invocation.models import CallContext, GrpcStatus, InvokeRequest, InvokeResponse
 
 log = logging.getLogger("mecha.channel.grpc")
 
@@ -240,11 +240,17 @@ class GrpcAppChannel:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and context.timeout is not None:
             raise AppTimeout(f"app at {self._target} did not answer within {context.timeout}s")
         code_number: int = code.value[0]
+        trailers = error.trailing_metadata()
+        packed = b""
+        for key, value in _pairs(trailers):
+            if key == _STATUS_DETAILS_KEY and isinstance(value, bytes):
+                packed = value
         return InvokeResponse(
             status=http_status_of_grpc_code(code),
             headers=_headers_of(error.initial_metadata()),
-            body=_status_json(code_number, error.details() or "", error.trailing_metadata()),
+            body=_status_json(code_number, error.details() or "", trailers),
             content_type="application/json",
+            grpc_status=GrpcStatus(code_number, error.details() or "", packed),
         )
 
 
@@ -322,3 +328,8 @@ def _status_details(trailers: object) -> list[dict[str, Any]]:
             value = base64.b64encode(detail.value).decode("ascii")
             details.append({"@type": detail.type_url, "value": value})
     return details
+
+
+def _pairs(metadata: object) -> list[tuple[str, str | bytes]]:
+    """Metadata as (key, value) pairs, whatever container grpc handed back."""
+    return [(str(item[0]), item[1]) for item in metadata or ()]  # type: ignore[attr-defined]

@@ -64,6 +64,7 @@ class PeerClient:
             body=reply.body,
             content_type=content_type,
             type_url=reply.headers.get(wire.TYPE_URL) or "",
+            grpc_status=wire.grpc_status_of(reply.headers),
         )
 
 

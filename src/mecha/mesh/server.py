@@ -72,4 +72,6 @@ class MeshServer:
         reply_headers = list(reply.headers)
         if reply.type_url:
             reply_headers.append((wire.TYPE_URL, reply.type_url))
+        if reply.grpc_status is not None:
+            reply_headers.extend(wire.grpc_status_headers(reply.grpc_status))
         return Response(reply.status, reply.body, reply_headers, content_type=reply.content_type)

@@ -24,6 +24,16 @@ class ManifestError(Exception):
 
 
 @dataclass(frozen=True)
+class Peer:
+    """A second runtime beside the scenario's own, hosting another app (the `@peer*` lines)."""
+
+    app_id: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    app_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One run of one scenario file, with everything its header declared."""
 
@@ -40,6 +50,7 @@ class Scenario:
     resources: tuple[tuple[str, str], ...] = ()
     config: str | None = None
     mecha_exits: bool = False
+    peer: Peer | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,10 @@ def load_scenarios(language: str, path: Path) -> list[Scenario]:
     flags: list[str] = []
     resources: list[tuple[str, str]] = []
     protocols: list[str] = []
+    peer_id = ""
+    peer_env: dict[str, str] = {}
+    peer_flags: list[str] = []
+    peer_app: tuple[str, ...] = ()
     for d in read_directives(path, COMMENT_MARKERS[language]):
         if d.key == "timeout":
             base = replace(base, timeout_s=float(d.argument))
@@ -122,14 +137,45 @@ def load_scenarios(language: str, path: Path) -> list[Scenario]:
             base = replace(base, config=d.body + "\n")
         elif d.key == "mecha-exits":
             base = replace(base, mecha_exits=True)
+        elif d.key == "peer":
+            if peer_id or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", d.argument):
+                raise ManifestError(f"{path}: one @peer APP_ID is allowed, got {d.argument!r}")
+            peer_id = d.argument
+        elif d.key == "peer-env":
+            peer_env.update([parse_assignment(d.argument, path)])
+        elif d.key == "peer-flags":
+            peer_flags.extend(shlex.split(d.argument))
+        elif d.key == "peer-app":
+            peer_app = tuple(shlex.split(d.argument))
         else:
             raise ManifestError(f"{path}: unknown directive @{d.key}")
     base = replace(
         base, env=env, mecha_env=mecha_env, flags=tuple(flags), resources=tuple(resources)
     )
+    if peer_id:
+        if peer_id == base.app_id:
+            raise ManifestError(f"{path}: the @peer needs an app id of its own")
+        base = replace(base, peer=Peer(peer_id, peer_env, tuple(peer_flags), peer_app))
+    elif peer_env or peer_flags or peer_app:
+        raise ManifestError(f"{path}: @peer-env, @peer-flags and @peer-app need @peer APP_ID")
     if not protocols:
         return [base]
-    return [replace(base, name=f"{name}[{p}]", protocol=p) for p in protocols]
+    return [with_protocol(replace(base, name=f"{name}[{p}]", protocol=p)) for p in protocols]
+
+
+def with_protocol(scenario: Scenario) -> Scenario:
+    """Fill `{protocol}` in the environment a run declares (`@env`, `@mecha-env`, `@peer-env`)."""
+
+    def fill(env: Mapping[str, str]) -> dict[str, str]:
+        return {k: v.replace("{protocol}", scenario.protocol or "") for k, v in env.items()}
+
+    peer = scenario.peer
+    return replace(
+        scenario,
+        env=fill(scenario.env),
+        mecha_env=fill(scenario.mecha_env),
+        peer=replace(peer, env=fill(peer.env)) if peer else None,
+    )
 
 
 @dataclass(frozen=True)

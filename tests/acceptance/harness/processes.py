@@ -16,7 +16,7 @@ from typing import IO
 
 STOP_GRACE_S = 10.0
 # Variables a `dapr run` would set; inherited ones must not leak into a scenario.
-INHERITED_PREFIXES = ("DAPR_", "APP_", "ACCEPTANCE_")
+INHERITED_PREFIXES = ("DAPR_", "APP_", "ACCEPTANCE_", "PEER_")
 # Set in mecha's environment so that whatever it starts (its app) inherits it and can be found
 # after mecha exits, whichever process group or session it moved to.
 RUN_MARKER = "ACCEPTANCE_MECHA_RUN"
@@ -97,8 +97,9 @@ def wait_until_ready(
     token: str | None,
     has_app: bool,
     timeout_s: float,
+    name: str = "mecha",
 ) -> str | None:
-    """Poll mecha's health endpoints; a description of what went wrong, or None when ready."""
+    """Poll a runtime's health endpoints; a description of what went wrong, or None when ready."""
     headers = {"dapr-api-token": token} if token else {}
     paths = ["/v1.0/healthz/outbound"] + (["/v1.0/healthz"] if has_app else [])
     deadline = time.monotonic() + timeout_s
@@ -106,28 +107,30 @@ def wait_until_ready(
         url = f"http://127.0.0.1:{http_port}{path}"
         while (status := http_status(url, headers, timeout_s=1.0)) != 204:
             if process.poll() is not None:
-                return f"mecha exited with code {process.returncode} before it was ready"
+                return f"{name} exited with code {process.returncode} before it was ready"
             if time.monotonic() > deadline:
                 answer = "no answer" if status is None else f"status {status}"
-                return f"mecha not ready after {timeout_s:g} s: GET {path} got {answer}, not 204"
+                return f"{name} not ready after {timeout_s:g} s: GET {path} got {answer}, not 204"
             time.sleep(0.05)
     return None
 
 
-def stop_mecha(process: subprocess.Popen[bytes], marker: str, problems: list[str]) -> None:
+def stop_mecha(
+    process: subprocess.Popen[bytes], marker: str, problems: list[str], name: str = "mecha"
+) -> None:
     """SIGTERM, then SIGKILL after a grace; a graceful stop must exit 0 and leave nothing."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
-            problems.append(f"mecha did not stop within {STOP_GRACE_S:g} s of SIGTERM")
+            problems.append(f"{name} did not stop within {STOP_GRACE_S:g} s of SIGTERM")
             kill_group(process.pid)
             process.wait()
         else:
             if process.returncode != 0:
-                problems.append(f"mecha exited with code {process.returncode} after SIGTERM")
+                problems.append(f"{name} exited with code {process.returncode} after SIGTERM")
     leftovers = marked_processes(marker)
     if leftovers:
-        problems.append(f"mecha exited but left processes it started running: {leftovers}")
+        problems.append(f"{name} exited but left processes it started running: {leftovers}")
         kill_all(leftovers)

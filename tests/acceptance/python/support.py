@@ -16,11 +16,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 T = TypeVar("T")
 
@@ -175,3 +176,58 @@ def run_js(source: str, env_extra: Mapping[str, str] | None = None, timeout_s: f
     if not lines:
         raise AssertionError(f"node printed nothing (stderr: {completed.stderr.strip()[-2000:]})")
     return json.loads(lines[-1])
+
+
+def peer_app_id() -> str:
+    """The app id of the scenario's `@peer` runtime."""
+    return env("PEER_APP_ID")
+
+
+def header(headers: Mapping[str, Sequence[str | bytes]], name: str) -> list[str]:
+    """The values of one header or metadata key, whatever its case; `-bin` values as text."""
+    return [
+        value.decode(errors="replace") if isinstance(value, bytes) else value
+        for key, values in headers.items()
+        if key.lower() == name.lower()
+        for value in values
+    ]
+
+
+class Steps:
+    """Runs a scenario's independent checks one after another, so that one failure hides no
+    other; `finish` prints one line per step and fails the scenario if any step failed."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str | None] = {}
+
+    def step(self, what: str, check: Callable[[], None]) -> None:
+        print(f"--- {what}")
+        try:
+            check()
+        except Exception as error:  # recorded; `finish` fails the scenario
+            self.outcomes[what] = f"{type(error).__name__}: {error}"
+            print(f"FAILED {what}: {self.outcomes[what]}")
+        else:
+            self.outcomes[what] = None
+
+    def finish(self) -> None:
+        print("=== per step")
+        for what, failure in self.outcomes.items():
+            print(f"{'FAIL' if failure else 'PASS'} {what}")
+            if failure:
+                print(f"     {failure}")
+        failed = [what for what, failure in self.outcomes.items() if failure]
+        if failed:
+            raise SystemExit(f"{len(failed)} step(s) failed: {', '.join(failed)}")
+
+
+def error_infos(error: grpc.RpcError) -> list[error_details_pb2.ErrorInfo]:
+    """The google.rpc.ErrorInfo details of a failed call's rich status (grpc-status-details-bin)."""
+    trailers = error.trailing_metadata() or ()
+    raw = next((m.value for m in trailers if m.key == "grpc-status-details-bin"), b"")
+    infos = []
+    for detail in status_pb2.Status.FromString(raw).details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            infos.append(info)
+    return infos

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from google.protobuf import any_pb2
 from google.rpc.error_details_pb2 import ErrorInfo
 from google.rpc.status_pb2 import Status
 
-from mecha.blocks.invocation.models import InvokeRequest
+from mecha.blocks.invocation.models import GrpcStatus, InvokeRequest
 from mecha.blocks.invocation.service import Trace
 from mecha.mesh import wire
 
@@ -35,6 +36,7 @@ _CODES = {
     503: grpc.StatusCode.UNAVAILABLE,
 }
 _MAX_DETAIL = 63
+_METADATA_NAME = re.compile(r"[0-9a-z_.\-]+")
 
 
 async def invoke_service(
@@ -64,12 +66,38 @@ async def invoke_service(
         Trace(_text(incoming.get("traceparent")), _text(incoming.get("tracestate")) or ""),
         timeout=remaining,
     )
+    if reply.grpc_status is not None and reply.grpc_status.code != 0:
+        await _abort_with_app_status(call, reply.grpc_status)
     if not 200 <= reply.status < 300:
         await _abort_with_http_status(call, reply.status, reply.body)
+    await call.context.send_initial_metadata(
+        [*_metadata_of(reply.headers), ("dapr-http-status", str(reply.status))]
+    )
     return common_pb2.InvokeResponse(
         data=any_pb2.Any(type_url=reply.type_url, value=reply.body),
         content_type=reply.content_type or "",
     )
+
+
+def _metadata_of(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The app's response headers that can travel as gRPC metadata."""
+    return [
+        (name, value)
+        for name, value in headers
+        if _METADATA_NAME.fullmatch(name)
+        and not name.startswith("grpc-")
+        and not name.endswith("-bin")
+        and value.isascii()
+        and value.isprintable()
+    ]
+
+
+async def _abort_with_app_status(call: GrpcCall, status: GrpcStatus) -> None:
+    """A gRPC app's own error reaches a gRPC caller unchanged: code, message, details."""
+    code = next((c for c in grpc.StatusCode if c.value[0] == status.code), grpc.StatusCode.UNKNOWN)
+    if status.details:
+        call.context.set_trailing_metadata((("grpc-status-details-bin", status.details),))
+    await call.context.abort(code, status.message)
 
 
 def _text(value: str | bytes | None) -> str | None:

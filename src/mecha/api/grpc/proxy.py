@@ -24,7 +24,9 @@ log = logging.getLogger("mecha.api.grpc.proxy")
 
 APP_ID_KEY = "dapr-app-id"
 # Metadata that belongs to this hop or is set by the runtime.
-_DROPPED = frozenset({"dapr-api-token", "traceparent", "tracestate", "dapr-caller-app-id"})
+_DROPPED = frozenset(
+    {"dapr-api-token", "traceparent", "tracestate", "dapr-caller-app-id", "dapr-callee-app-id"}
+)
 
 
 if TYPE_CHECKING:
@@ -74,7 +76,9 @@ class GrpcProxy(_GenericHandler):
                 code, message, trailers = status_of(error)
                 context.set_trailing_metadata(trailers)
                 await context.abort(code, message)
-            metadata = self._metadata(context, local)
+            metadata = self._metadata(
+                context, split_target(target, self._runtime.namespace)[0], local
+            )
             channel = self._channel(host, port)
             call = channel.stream_stream(
                 method, request_serializer=_identity, response_deserializer=_identity
@@ -92,8 +96,8 @@ class GrpcProxy(_GenericHandler):
 
         return forward
 
-    async def _destination(self, target: str) -> tuple[str, int, bool]:
-        """Where to send the call: (host, port, whether it goes straight to a hosted app)."""
+    async def _destination(self, target: str) -> tuple[str, int, HostedApp | None]:
+        """Where to send the call: host, port, and the hosted app when it goes straight to it."""
         runtime = self._runtime
         app_id, namespace = split_target(target, runtime.namespace)
         local = runtime.apps.get(app_id) if namespace == runtime.namespace else None
@@ -102,22 +106,25 @@ class GrpcProxy(_GenericHandler):
                 raise MechaError(
                     ErrorCode.APP_CHANNEL_NIL, f"app {app_id} has no --app-port to proxy to"
                 )
-            return local.app_channel_address, local.app_port, True
+            return local.app_channel_address, local.app_port, local
         address = await runtime.invocation.resolve(app_id, namespace)
-        return address.host, address.grpc_port, False
+        return address.host, address.grpc_port, None
 
     def _metadata(
-        self, context: grpc.aio.ServicerContext[Any, Any], local: bool
+        self, context: grpc.aio.ServicerContext[Any, Any], callee: str, local: HostedApp | None
     ) -> list[tuple[str, str | bytes]]:
         incoming = list(context.invocation_metadata() or ())
-        traceparent = next((str(v) for k, v in incoming if k == "traceparent"), None)
+        found = {k: str(v) for k, v in incoming if k in ("traceparent", "dapr-caller-app-id")}
         metadata: list[tuple[str, str | bytes]] = [
             (k, v) for k, v in incoming if k not in _DROPPED and not (local and k == APP_ID_KEY)
         ]
-        metadata.append(("traceparent", next_traceparent(traceparent)))
-        metadata.append(("dapr-caller-app-id", self._app.id))
-        if local and self._app.app_api_token:
-            metadata.append(("dapr-api-token", self._app.app_api_token))
+        metadata.append(("traceparent", next_traceparent(found.get("traceparent"))))
+        # The calling runtime names both apps; the runtime in front of the callee keeps them.
+        caller = found.get("dapr-caller-app-id") if local is not None else None
+        metadata.append(("dapr-caller-app-id", caller or self._app.id))
+        metadata.append(("dapr-callee-app-id", callee))
+        if local is not None and local.app_api_token:
+            metadata.append(("dapr-api-token", local.app_api_token))
         return metadata
 
     def _channel(self, host: str, port: int) -> grpc.aio.Channel:

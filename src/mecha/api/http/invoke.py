@@ -51,9 +51,8 @@ async def invoke(call: Call, target: str, method: str) -> Response:
         ),
         Trace(request.headers.get("traceparent"), request.headers.get("tracestate") or ""),
     )
-    content_type = reply.content_type
-    if reply.type_url and not content_type:
-        content_type = "application/x-protobuf"
+    # A packed protobuf answer is protobuf bytes, whatever content type the app named.
+    content_type = "application/x-protobuf" if reply.type_url else reply.content_type
     headers = [(k, v) for k, v in reply.headers if k not in _SERVER_OWNED]
     return Response(reply.status, reply.body, headers, content_type=content_type)
 

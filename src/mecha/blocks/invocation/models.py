@@ -33,6 +33,16 @@ class InvokeResponse:
     content_type: str | None = None
     # Set when the app (a gRPC app) answered with a packed protobuf `Any`.
     type_url: str = ""
+    # A gRPC app's own error, kept whole for gRPC callers: code, message, serialized
+    # google.rpc.Status details. None for every other answer.
+    grpc_status: GrpcStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcStatus:
+    code: int
+    message: str = ""
+    details: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

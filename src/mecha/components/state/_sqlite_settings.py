@@ -13,21 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from mecha.components.metadata import Fields, MetadataError, parse_seconds
+
 DEFAULT_TIMEOUT_SECONDS = 20.0
 DEFAULT_BUSY_TIMEOUT_SECONDS = 2.0
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]+$")
-_GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_GO_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
 # `_pragma=name(value)` in the connection string, as daprd's driver takes it.
 _PRAGMA = re.compile(r"^([A-Za-z_]+)\(([A-Za-z0-9_.+-]*)\)$")
 # Pragmas the metadata controls; setting them in the connection string is refused, as daprd does.
@@ -36,12 +27,9 @@ _RESERVED_PRAGMAS = {
     "journal_mode": "disableWAL",
     "foreign_keys": "",
 }
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False", ""})
 
-
-class SQLiteSettingsError(ValueError):
-    """Metadata that does not describe a usable SQLite database."""
+# Metadata that does not describe a usable SQLite database.
+SQLiteSettingsError = MetadataError
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,78 +50,20 @@ class SQLiteSettings:
 
 def parse_go_duration(text: str) -> float:
     """Seconds in a Go duration (`1h30m`, `-1s`) or a whole number of seconds (`20`)."""
-    text = text.strip()
-    if re.fullmatch(r"[-+]?\d+", text):
-        return float(int(text))
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text[1:] if text[:1] in ("+", "-") else text
-    if not body:
-        raise ValueError(f"invalid duration {text!r}")
-    total, position = 0.0, 0
-    while position < len(body):
-        part = _GO_DURATION_PART.match(body, position)
-        if part is None:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(part.group(1)) * _GO_DURATION_UNITS[part.group(2)]
-        position = part.end()
-    return sign * total
-
-
-def parse_go_bool(text: str) -> bool:
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    raise ValueError(f"invalid boolean {text!r}")
-
-
-class _Fields:
-    """Case-insensitive access to metadata, with aliases."""
-
-    def __init__(self, metadata: Mapping[str, str]) -> None:
-        self._values = {name.lower(): value for name, value in metadata.items()}
-
-    def text(self, *names: str) -> str:
-        for name in names:
-            value = self._values.get(name.lower(), "")
-            if value:
-                return value
-        return ""
-
-    def duration(self, default: float, *names: str) -> float:
-        text = self.text(*names)
-        if not text:
-            return default
-        try:
-            return parse_go_duration(text)
-        except ValueError:
-            raise SQLiteSettingsError(
-                f"invalid value for {names[0]!r}: {text!r} is neither a duration "
-                "like '20s' nor a number of seconds"
-            ) from None
-
-    def identifier(self, default: str, name: str) -> str:
-        value = self.text(name) or default
-        if not _IDENTIFIER.match(value):
-            raise SQLiteSettingsError(
-                f"invalid value for {name!r}: {value!r} (letters, digits and '_' only)"
-            )
-        return value
+    seconds = parse_seconds(text.strip(), bare="whole seconds")
+    if seconds is None:
+        raise SQLiteSettingsError(f"invalid duration {text!r}")
+    return seconds
 
 
 def parse_settings(metadata: Mapping[str, str], data_dir: Path) -> SQLiteSettings:
-    fields = _Fields(metadata)
+    fields = Fields(metadata)
     connection_string = fields.text("connectionString", "url")
     if not connection_string:
         raise SQLiteSettingsError("missing metadata 'connectionString' (the database file path)")
-    timeout = fields.duration(DEFAULT_TIMEOUT_SECONDS, "timeout", "timeoutInSeconds")
+    timeout, busy_timeout, cleanup_interval, disable_wal = _tuning(fields)
     if timeout < 1:
         raise SQLiteSettingsError(f"invalid value for 'timeout': {timeout} s, must be 1 s or more")
-    busy_timeout = int(fields.duration(DEFAULT_BUSY_TIMEOUT_SECONDS, "busyTimeout") * 1000) / 1000
-    try:
-        disable_wal = parse_go_bool(fields.text("disableWAL"))
-    except ValueError as error:
-        raise SQLiteSettingsError(f"invalid value for 'disableWAL': {error}") from None
     location = _Location.parse(connection_string, data_dir)
     return SQLiteSettings(
         database=location.database,
@@ -141,16 +71,42 @@ def parse_settings(metadata: Mapping[str, str], data_dir: Path) -> SQLiteSetting
         in_memory=location.in_memory,
         read_only=location.read_only,
         pragmas=location.pragmas,
-        table=fields.identifier("state", "tableName"),
-        metadata_table=fields.identifier("metadata", "metadataTableName"),
+        table=_identifier(fields, "tableName", "state"),
+        metadata_table=_identifier(fields, "metadataTableName", "metadata"),
         timeout=timeout,
-        busy_timeout=max(busy_timeout, 0.0),
+        busy_timeout=max(int(busy_timeout * 1000) / 1000, 0.0),
         disable_wal=disable_wal,
-        cleanup_interval=max(
-            fields.duration(0.0, "cleanupInterval", "cleanupIntervalInSeconds"), 0.0
-        ),
+        cleanup_interval=max(cleanup_interval, 0.0),
         described=location.described,
     )
+
+
+def _tuning(fields: Fields) -> tuple[float, float, float, bool]:
+    """The timeouts, cleanup interval and WAL switch, a bad one named as the other fields are."""
+    try:
+        return (
+            fields.seconds(
+                "timeout", "timeoutInSeconds", default=DEFAULT_TIMEOUT_SECONDS, bare="whole seconds"
+            ),
+            fields.seconds(
+                "busyTimeout", default=DEFAULT_BUSY_TIMEOUT_SECONDS, bare="whole seconds"
+            ),
+            fields.seconds(
+                "cleanupInterval", "cleanupIntervalInSeconds", default=0.0, bare="whole seconds"
+            ),
+            fields.boolean("disableWAL"),
+        )
+    except MetadataError as error:
+        raise SQLiteSettingsError(f"invalid value for {error.field!r}: {error}") from None
+
+
+def _identifier(fields: Fields, name: str, default: str) -> str:
+    value = fields.text(name, default=default)
+    if not _IDENTIFIER.match(value):
+        raise SQLiteSettingsError(
+            f"invalid value for {name!r}: {value!r} (letters, digits and '_' only)"
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,59 +14,29 @@ from datetime import UTC, datetime
 
 import orjson
 
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_GO_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
+from mecha.components.metadata import Fields, read_integer, read_seconds
+from mecha.components.metadata import MetadataError as MetadataError
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TTL_EXPIRE_TIME = "ttlExpireTime"
 
 
-class MetadataError(ValueError):
-    """A component metadata value that cannot be used; the message names the field."""
+# ---- metadata (the shared readers, in the shape the SQL stores' settings call them) ----------
 
 
 def metadata_value(metadata: Mapping[str, str], *names: str) -> str | None:
-    """The first of `names` present in `metadata`, matched case-insensitively as Dapr does."""
-    lowered = {key.lower(): value for key, value in metadata.items()}
-    for name in names:
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
+    """The first of `names` present in `metadata`, even if empty, matched case-insensitively."""
+    return Fields(metadata).get(*names)
 
 
 def go_duration_seconds(text: str, field: str) -> float:
     """A Go duration (`20s`, `1h30m`, `-1`, `500ms`) in seconds; a bare number means seconds."""
-    value = text.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    sign = -1.0 if value.startswith("-") else 1.0
-    body = value.lstrip("+-")
-    total, position = 0.0, 0
-    for match in _GO_DURATION_PART.finditer(body):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _GO_DURATION_UNITS[match.group(2)]
-        position = match.end()
-    if not body or position != len(body):
-        raise MetadataError(f"invalid duration for {field!r}: {text!r} (e.g. '20s', '1h')")
-    return sign * total
+    return read_seconds(text.strip(), field)
 
 
 def positive_int(text: str, field: str) -> int:
-    try:
-        number = int(text.strip())
-    except ValueError:
-        raise MetadataError(f"invalid number for {field!r}: {text!r}") from None
-    return number
+    """An integer of any sign; callers check the range they need."""
+    return read_integer(text.strip(), field)
 
 
 def table_name(text: str, field: str, *, allow_schema: bool) -> str:

@@ -59,7 +59,12 @@ export function runToken() {
 }
 
 // gRPC status codes (google.rpc.Code numbering), as the gRPC client's errors carry them.
-export const GrpcCode = Object.freeze({ INVALID_ARGUMENT: 3, ABORTED: 10, INTERNAL: 13 });
+export const GrpcCode = Object.freeze({
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  ABORTED: 10,
+  INTERNAL: 13,
+});
 
 // The failure an SDK call ends in, or null when it succeeds. The HTTP client's state.save and
 // state.delete return `{ error }` instead of throwing; every other call throws.
@@ -169,4 +174,9 @@ export async function waitUntil(what, predicate, timeoutMs = 10_000) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   console.log(`ok: ${what}`);
+}
+
+// The app id of the scenario's `@peer` runtime.
+export function peerAppId() {
+  return env("PEER_APP_ID");
 }
