@@ -7,21 +7,19 @@ Values arrive either as YAML gave them (numbers, booleans, nested mappings and l
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 
 import yaml
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+from mecha.components.metadata import MetadataError, read_port, read_seconds
 
-
-class ResolverSettingsError(ValueError):
-    """A configuration value that is missing, malformed or out of range."""
+# A configuration value that is missing, malformed or out of range.
+ResolverSettingsError = MetadataError
 
 
 class Settings:
+    """A resolver's configuration; names match exactly, values are YAML scalars or text."""
+
     def __init__(self, values: Mapping[str, object], component: str) -> None:
         self.values = values
         self.component = component
@@ -43,11 +41,7 @@ class Settings:
         text = self.text(name).strip()
         if not text:
             return default
-        seconds = parse_seconds(text)
-        if seconds is None:
-            raise self.error(
-                f'{name} must be a number of seconds or a duration such as "10s", not "{text}"'
-            )
+        seconds = read_seconds(text, name, component=self.component)
         if seconds < 0 or (seconds == 0 and not allow_zero):
             least = "0 or more" if allow_zero else "more than 0"
             raise self.error(f"{name} must be {least}, not {text}")
@@ -79,29 +73,9 @@ class Settings:
         return result
 
 
-def parse_seconds(text: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        return number if math.isfinite(number) else None
-    position = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            return None
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position == 0 or position != len(text):
-        return None
-    return total
-
-
 def parse_port(text: str, name: str, settings: Settings) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise settings.error(f'{name} must be a port number (1-65535), not "{text}"')
-    return int(text)
+    """A port number written in `text`, e.g. one part of a static address."""
+    return read_port(text, name, component=settings.component)
 
 
 def _scalar_text(value: object) -> str | None:

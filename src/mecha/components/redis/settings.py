@@ -46,14 +46,15 @@ def connection_options(metadata: Mapping[str, str], component: str) -> Connectio
     if db < 0:
         raise fields.error(f"redisDB must be 0 or more, not {db}")
     retries = fields.integer("redisMaxRetries", "maxRetries", default=_DEFAULT_RETRIES)
+    # Connecting always has a limit, so a black-holed address can't hang a caller.
+    dial_timeout = _timeout(fields, "dialTimeout", _DEFAULT_DIAL_TIMEOUT) or _DEFAULT_DIAL_TIMEOUT
     return ConnectionOptions(
         host=host,
         port=port,
         username=fields.text("redisUsername"),
         password=fields.text("redisPassword"),
         db=db,
-        # Connecting always has a limit, so a black-holed address can't hang a caller.
-        dial_timeout=_timeout(fields, "dialTimeout", _DEFAULT_DIAL_TIMEOUT) or _DEFAULT_DIAL_TIMEOUT,
+        dial_timeout=dial_timeout,
         command_timeout=_timeout(fields, "readTimeout", _DEFAULT_READ_TIMEOUT),
         # go-redis reads -1 as "no retries".
         read_retries=max(retries, 0),
