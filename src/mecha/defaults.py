@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mecha.config import RuntimeConfig
-from mecha.resources import Component, MetadataItem, Resources, SourceRef
+from mecha.resources.models import Component, MetadataItem, Resources, SourceRef
 
 _SOURCE = Path("<embedded defaults>")
 

@@ -9,18 +9,16 @@ import os
 import signal
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mecha
 from mecha import defaults
 from mecha.api.grpc.server import GrpcApi
 from mecha.api.http.server import HttpApi
-from mecha.app_process import AppProcess, AppStartError
 from mecha.apps import AppTable, HostedApp
 from mecha.blocks.invocation.service import Endpoint, InvocationService
 from mecha.blocks.state import service as state_service
 from mecha.blocks.state.service import StateService
-from mecha.channel.factory import AppChannelSettings, UnsupportedAppProtocol, build_app_channel
 from mecha.components.store import ComponentInitError, ComponentStore, LoadedComponent
 from mecha.config import RuntimeConfig
 from mecha.http1 import HttpClient
@@ -28,13 +26,13 @@ from mecha.mesh.client import PeerClient
 from mecha.mesh.external import ExternalClient
 from mecha.mesh.node import MeshError, MeshNode
 from mecha.metadata import AppConnection, ComponentInfo, Metadata, with_runtime_version
-from mecha.resources import (
-    Configuration,
-    ResourceError,
-    Resources,
-    load_configuration,
-    load_resources,
-)
+from mecha.resources.errors import ResourceError
+
+if TYPE_CHECKING:
+    # The YAML loader, the app channel and the app process are imported only when the
+    # configuration asks for them: startup does no work that a request does not need.
+    from mecha.app_process import AppProcess
+    from mecha.resources import Configuration, Resources
 
 log = logging.getLogger("mecha.runtime")
 
@@ -54,11 +52,12 @@ class Runtime:
         self.namespace = config.namespace
         self.http_client = HttpClient()
         self.mesh = MeshNode(self)
+        self._external = ExternalClient(self.http_client)
         self.invocation = InvocationService(
             self.apps,
             lambda: self.mesh.resolver,
             PeerClient(self.http_client),
-            ExternalClient(self.http_client),
+            self._external,
             self._endpoints,
             self.namespace,
         )
@@ -147,7 +146,7 @@ class Runtime:
         try:
             try:
                 await self._start()
-            except (ResourceError, ComponentInitError, AppStartError, MeshError) as error:
+            except (ResourceError, ComponentInitError, MeshError) as error:
                 raise StartupError(str(error)) from None
             log.info(
                 "mecha %s ready in %.0f ms: app %s, HTTP API on %d, gRPC API on %d",
@@ -171,8 +170,13 @@ class Runtime:
         config = self.config
         for flag in config.ignored_flags:
             log.warning("flag %s is accepted but not acted on by this version of mecha", flag)
-        self.configuration = load_configuration(config.config_path) if config.config_path else None
+        if config.config_path:
+            from mecha.resources.loader import load_configuration
+
+            self.configuration = load_configuration(config.config_path)
         if config.resources_paths:
+            from mecha.resources.loader import load_resources
+
             self.resources = load_resources(config.resources_paths)
         else:
             self.resources = defaults.resources(config)
@@ -205,6 +209,12 @@ class Runtime:
                 raise StartupError(f"{component.spec.source}: {error}") from None
         self._endpoints_by_app = {app.id: self._resolve_endpoints(app.id) for app in self.apps}
         if app.app_port is not None:
+            from mecha.channel.factory import (
+                AppChannelSettings,
+                UnsupportedAppProtocol,
+                build_app_channel,
+            )
+
             try:
                 built = build_app_channel(
                     AppChannelSettings.from_config(config), http_client=self.http_client
@@ -217,13 +227,22 @@ class Runtime:
         self.outbound_ready = True
 
         if config.app_command:
-            self._app_process = AppProcess(config.app_command, self._app_environment(app))
-            await self._app_process.start()
-            self._spawn(self._watch_app(self._app_process))
+            await self._start_app(app)
         if app.app_port is None:
             app.channel_ready.set()
         else:
             self._spawn(self._probe_app_port(app))
+
+    async def _start_app(self, app: HostedApp) -> None:
+        from mecha.app_process import AppProcess, AppStartError
+
+        process = AppProcess(self.config.app_command, self._app_environment(app))
+        self._app_process = process
+        try:
+            await process.start()
+        except AppStartError as error:
+            raise StartupError(str(error)) from None
+        self._spawn(self._watch_app(process))
 
     async def _listen(self, app: HostedApp) -> None:
         addresses = self.config.listen_addresses
@@ -313,6 +332,7 @@ class Runtime:
         for app in self.apps:
             if app.channel is not None:
                 await app.channel.close()
+        await self._external.close()
         await self.http_client.close()
         if self._app_process is not None:
             await self._app_process.stop(grace)

@@ -1,16 +1,29 @@
 """Builds an app's channel from its settings: the protocol's channel, a bound on calls in flight
-(--app-max-concurrency) and fail-fast health checks (--enable-app-health-check)."""
+(--app-max-concurrency) and fail-fast health checks (--enable-app-health-check).
+
+Protocols: http, https (HTTP/1.1 over TLS), h2c (HTTP/2 cleartext), grpc and grpcs (gRPC over
+TLS). As the app is local, https does not verify the app's certificate. gRPC's TLS cannot skip
+verification: grpcs trusts the system's roots, plus the CA certificates in the PEM file named by
+APP_TLS_CA_FILE (a self-signed app certificate can be named there itself); the certificate must
+name the app's address (--app-channel-address, 127.0.0.1 by default).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import grpc
 
 from mecha.blocks.invocation.errors import AppTimeout
 from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
 from mecha.channel.grpc import GrpcAppChannel
+from mecha.channel.h2c import H2cAppChannel
 from mecha.channel.health import AppHealth, HealthCheckedChannel, HealthSettings
 from mecha.channel.http import HttpAppChannel
 from mecha.channel.protocols import AppChannel
@@ -21,6 +34,8 @@ if TYPE_CHECKING:
 
 # The gRPC envelope around a body (method, type URL, metadata) needs room beyond the body limit.
 _GRPC_ENVELOPE_BYTES = 64 << 10
+# A PEM file of CA certificates that grpcs trusts besides the system's roots.
+APP_TLS_CA_FILE_ENV = "APP_TLS_CA_FILE"
 
 
 class UnsupportedAppProtocol(ValueError):
@@ -41,6 +56,8 @@ class AppChannelSettings:
     health: HealthSettings | None = None
     # Largest request or response body; sizes the gRPC channel's message limit.
     max_body_bytes: int = 4 << 20
+    # grpcs: a PEM file of CA certificates to trust besides the system's roots.
+    tls_ca_file: str | None = None
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> AppChannelSettings:
@@ -62,6 +79,7 @@ class AppChannelSettings:
             max_concurrency=config.app_max_concurrency,
             health=health,
             max_body_bytes=config.max_body_bytes,
+            tls_ca_file=os.environ.get(APP_TLS_CA_FILE_ENV) or None,
         )
 
 
@@ -87,16 +105,29 @@ def build_app_channel(
     channel: AppChannel
     protocol = settings.protocol
     if protocol == "http":
-        channel = _http_channel(settings, http_client)
-    elif protocol == "grpc":
+        channel = _http_channel(settings, http_client, owns_client=http_client is None)
+    elif protocol == "https":
+        channel = _http_channel(settings, _https_client(), owns_client=True)
+    elif protocol == "h2c":
+        channel = H2cAppChannel(
+            settings.address,
+            settings.port,
+            app_api_token=settings.app_api_token,
+            health_check_path=settings.health.path if settings.health else "/healthz",
+        )
+    elif protocol in ("grpc", "grpcs"):
+        credentials = None
+        if protocol == "grpcs":
+            credentials = grpc.ssl_channel_credentials(_trusted_roots(settings.tls_ca_file))
         channel = GrpcAppChannel(
             f"{_host_for_target(settings.address)}:{settings.port}",
             app_api_token=settings.app_api_token,
             max_message_bytes=settings.max_body_bytes + _GRPC_ENVELOPE_BYTES,
+            credentials=credentials,
         )
     else:
         raise UnsupportedAppProtocol(
-            f"app protocol {protocol!r} is not supported yet; use http or grpc"
+            f"app protocol {protocol!r} is not supported; use http, https, h2c, grpc or grpcs"
         )
     if settings.max_concurrency > 0:
         channel = ConcurrencyLimitedChannel(channel, settings.max_concurrency)
@@ -107,8 +138,9 @@ def build_app_channel(
     return BuiltChannel(HealthCheckedChannel(channel, health), health)
 
 
-def _http_channel(settings: AppChannelSettings, client: HttpClient | None) -> HttpAppChannel:
-    owns_client = client is None
+def _http_channel(
+    settings: AppChannelSettings, client: HttpClient | None, *, owns_client: bool
+) -> HttpAppChannel:
     if client is None:
         from mecha.http1 import HttpClient
 
@@ -121,6 +153,29 @@ def _http_channel(settings: AppChannelSettings, client: HttpClient | None) -> Ht
         health_check_path=settings.health.path if settings.health else "/healthz",
         owns_client=owns_client,
     )
+
+
+def _https_client() -> HttpClient:
+    """A client for an app's HTTPS: encrypted, but with the app's certificate taken on trust."""
+    from mecha.http1 import HttpClient
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    return HttpClient(ssl=context)
+
+
+def _trusted_roots(ca_file: str | None) -> bytes | None:
+    """The PEM roots for grpcs: None for gRPC's default roots, or those of `ca_file` with the
+    system's bundle (when it has one as a file)."""
+    if ca_file is None:
+        return None
+    roots = Path(ca_file).read_bytes()
+    system_bundle = ssl.get_default_verify_paths().cafile
+    if system_bundle and Path(system_bundle).is_file():
+        roots += b"\n" + Path(system_bundle).read_bytes()
+    return roots
 
 
 def _host_for_target(address: str) -> str:

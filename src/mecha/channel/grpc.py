@@ -153,7 +153,9 @@ class GrpcAppChannel:
         *,
         app_api_token: str | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """`credentials` make the channel TLS (grpcs); without them it is cleartext."""
         self._target = target
         self._token = app_api_token
         options = [
@@ -165,7 +167,10 @@ class GrpcAppChannel:
             ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 1000),
         ]
-        self._channel = grpc.aio.insecure_channel(target, options=options)
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
         self._app = _AppCallback.on(self._channel)
 
     async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:

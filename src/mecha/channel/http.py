@@ -147,18 +147,26 @@ class HttpAppChannel:
         return f"{self._host}:{self._port}"
 
     def _headers(self, request: InvokeRequest, context: CallContext) -> list[tuple[str, str]]:
-        headers = _passed_on(request.headers)
-        if request.content_type:
-            headers.append(("content-type", request.content_type))
-        headers.append(("dapr-caller-app-id", context.caller_app_id))
-        headers.append(("dapr-callee-app-id", context.callee_app_id))
-        if context.traceparent:
-            headers.append(("traceparent", context.traceparent))
-        if context.tracestate:
-            headers.append(("tracestate", context.tracestate))
-        if self._token:
-            headers.append(("dapr-api-token", self._token))
-        return headers
+        return app_request_headers(request, context, self._token)
+
+
+def app_request_headers(
+    request: InvokeRequest, context: CallContext, app_api_token: str | None
+) -> list[tuple[str, str]]:
+    """The headers a call carries to an HTTP app: the caller's that may travel on (names in
+    lower case), then the content type, caller and callee ids, trace context and app token."""
+    headers = _passed_on(request.headers)
+    if request.content_type:
+        headers.append(("content-type", request.content_type))
+    headers.append(("dapr-caller-app-id", context.caller_app_id))
+    headers.append(("dapr-callee-app-id", context.callee_app_id))
+    if context.traceparent:
+        headers.append(("traceparent", context.traceparent))
+    if context.tracestate:
+        headers.append(("tracestate", context.tracestate))
+    if app_api_token:
+        headers.append(("dapr-api-token", app_api_token))
+    return headers
 
 
 def _nominated(headers: Iterable[tuple[str, str]]) -> frozenset[str]:

@@ -3,12 +3,13 @@
 Used for the app channel and for runtime-to-runtime calls, so a request costs one write of
 head and body on a pooled connection and is answered from inside the protocol callbacks: no
 task, no connection setup, no stream objects. A client belongs to the event loop it is first
-used on.
+used on. With an `ssl` context, every connection of the client speaks TLS (HTTPS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 from collections.abc import Iterable
 
 from mecha.http1.client_message import (
@@ -32,6 +33,7 @@ class HttpClient:
         idle_timeout: float = 60.0,
         connect_timeout: float = 5.0,
         max_response_bytes: int = 64 * 1024 * 1024,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         if max_connections_per_host < 1:
             raise ValueError("max_connections_per_host must be >= 1")
@@ -43,6 +45,7 @@ class HttpClient:
         self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self._max_response_bytes = max_response_bytes
+        self._ssl = ssl
         self._pools: dict[tuple[str, int], HostPool] = {}
         self._closed = False
 
@@ -113,6 +116,7 @@ class HttpClient:
             idle_timeout=self._idle_timeout,
             connect_timeout=self._connect_timeout,
             max_response_bytes=self._max_response_bytes,
+            ssl=self._ssl,
         )
         self._pools[(host, port)] = pool
         return pool

@@ -10,6 +10,7 @@ first queued caller open a new one.
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 from collections import deque
 
 from mecha.http1.client_connection import ClientConnection
@@ -35,6 +36,7 @@ class HostPool:
         "max_response_bytes",
         "port",
         "size",
+        "ssl",
         "waiters",
     )
 
@@ -48,6 +50,7 @@ class HostPool:
         idle_timeout: float,
         connect_timeout: float,
         max_response_bytes: int,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.loop = loop
         self.host = host
@@ -56,6 +59,8 @@ class HostPool:
         self.host_line = host_line(host, port)
         self.limit = limit
         self.max_response_bytes = max_response_bytes
+        self.ssl = ssl
+        """TLS for every connection (its handshake counts against the connect timeout)."""
         self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self.idle: list[ClientConnection] = []
@@ -139,7 +144,7 @@ class HostPool:
         try:
             async with asyncio.timeout(self._connect_timeout):
                 _, connection = await self.loop.create_connection(
-                    new_connection, self.host, self.port
+                    new_connection, self.host, self.port, ssl=self.ssl
                 )
         except BaseException as error:
             for unclaimed in made:

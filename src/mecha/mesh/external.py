@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import urlsplit
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
@@ -13,6 +14,19 @@ from mecha.mesh import wire
 class ExternalClient:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
+        # https endpoints get their own client, made on first use, verifying certificates.
+        self._https: HttpClient | None = None
+
+    def _client(self, scheme: str) -> HttpClient:
+        if scheme == "http":
+            return self._http
+        if self._https is None:
+            self._https = HttpClient(ssl=ssl.create_default_context())
+        return self._https
+
+    async def close(self) -> None:
+        if self._https is not None:
+            await self._https.close()
 
     async def invoke(
         self,
@@ -24,11 +38,11 @@ class ExternalClient:
         timeout: float | None,
     ) -> InvokeResponse:
         url = urlsplit(base_url)
-        if url.scheme != "http":
-            raise InvocationError(f"{url.scheme}:// endpoints are not supported yet; use http://")
+        if url.scheme not in ("http", "https"):
+            raise InvocationError(f"{url.scheme}:// endpoints are not supported; use http(s)://")
         if not url.hostname:
             raise InvocationError(f"invalid endpoint URL {base_url!r}")
-        port = url.port or 80
+        port = url.port or (443 if url.scheme == "https" else 80)
         target = url.path.rstrip("/") + wire.request_target(request.method, request.query)
         outgoing = [*request.headers, *headers, ("traceparent", traceparent)]
         if tracestate:
@@ -36,7 +50,7 @@ class ExternalClient:
         if request.content_type:
             outgoing.append(("content-type", request.content_type))
         try:
-            reply = await self._http.request(
+            reply = await self._client(url.scheme).request(
                 url.hostname, port, request.verb, target, outgoing, request.body, timeout=timeout
             )
         except ConnectError as error:
