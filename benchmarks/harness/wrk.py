@@ -75,10 +75,12 @@ def run_wrk(
     connections: int = 16,
     duration_s: int = 5,
     cpus: Iterable[int] | None = None,
+    script: Path = REPORT_SCRIPT,
 ) -> WrkResult:
     """One keep-alive GET load run of `url`, optionally pinned to `cpus`.
 
-    wrk takes whole seconds only.
+    wrk takes whole seconds only. Another `script` (say, one that POSTs a body) must still
+    print the report line, e.g. by ending with `dofile` of REPORT_SCRIPT.
     """
     argv = [
         wrk,
@@ -87,7 +89,7 @@ def run_wrk(
         f"-d{duration_s}s",
         "--latency",
         "-s",
-        str(REPORT_SCRIPT),
+        str(script),
         url,
     ]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,0 +1,246 @@
+"""The three ways the invocation benchmark reaches one app: directly, through two nginx reverse
+proxies, and through two Mecha runtimes. Every process runs on free loopback ports, pinned.
+"""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.harness import MECHA_READY_PATH, Server, free_port, mecha_command, procfs
+from benchmarks.harness.probe import NotReadyError, wait_for_status
+
+APP_METHOD = "echo"
+APP_PATH = f"/{APP_METHOD}"
+CALLEE_APP_ID = "app"
+CALLER_APP_ID = "caller"
+MECHA_PATH = f"/v1.0/invoke/{CALLEE_APP_ID}/method/{APP_METHOD}"
+BODY_BYTES = 1024
+REQUEST_BODY = b"y" * BODY_BYTES
+CONTENT_TYPE = "application/octet-stream"
+# A JSON reply of exactly BODY_BYTES: {"data":"xxx...x"}
+APP_REPLY = '{"data":"' + "x" * (BODY_BYTES - len('{"data":""}')) + '"}'
+READY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Setup:
+    """One way to reach the app: where the client sends, and the processes on the way."""
+
+    name: str
+    port: int
+    path: str
+    # The processes whose CPU time is measured, by role ("app", "nginx 1", "runtime A", ...).
+    processes: dict[str, Server] = field(default_factory=dict)
+
+    def hops(self) -> dict[str, Server]:
+        """The proxies or runtimes between client and app."""
+        return {role: server for role, server in self.processes.items() if role != "app"}
+
+
+_COMMON_HTTP = """\
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {workdir}/client_body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+"""
+
+_NGINX_HEAD = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 4096; }}
+"""
+
+_APP_CONF = (
+    _NGINX_HEAD
+    + """\
+http {{
+"""
+    + _COMMON_HTTP
+    + """\
+    server {{
+        listen 127.0.0.1:{port};
+        location = {path} {{
+            default_type application/json;
+            return 200 '{reply}';
+        }}
+        location / {{
+            return 404;
+        }}
+    }}
+}}
+"""
+)
+
+_PROXY_CONF = (
+    _NGINX_HEAD
+    + """\
+http {{
+"""
+    + _COMMON_HTTP
+    + """\
+    upstream next_hop {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+        keepalive_requests 10000000;
+        keepalive_timeout 300s;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://next_hop;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+)
+
+
+def _spawn(
+    name: str, argv: list[str], port: int, workdir: Path, cpus: Iterable[int] | None
+) -> Server:
+    log = (workdir / "output.log").open("wb")
+    spawned_at = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+    )
+    log.close()
+    if cpus is not None:
+        procfs.pin(process.pid, cpus)
+    return Server(name, process, port, workdir, spawned_at)
+
+
+def _wait_ready(server: Server, path: str, status: int) -> Server:
+    try:
+        wait_for_status(server.process, server.port, path, status, timeout_s=READY_TIMEOUT_S)
+    except NotReadyError as exc:
+        tail = server.log_tail()  # read before stop() removes the scratch directory
+        server.stop()
+        raise NotReadyError("\n".join(filter(None, [f"{server.name}: {exc}", tail]))) from exc
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _nginx(
+    nginx: str, name: str, template: str, cpus: Iterable[int] | None, **values: object
+) -> Server:
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="invoke-bench-nginx-"))
+    conf = workdir / "nginx.conf"
+    conf.write_text(template.format(workdir=workdir, port=port, **values))
+    argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
+    return _spawn(name, argv, port, workdir, cpus)
+
+
+def start_app(stack: ExitStack, nginx: str, cpus: Iterable[int] | None) -> Server:
+    """The app: nginx answering POST /echo with a 1 KiB JSON body, 404 elsewhere."""
+    server = _nginx(nginx, "app", _APP_CONF, cpus, path=APP_PATH, reply=APP_REPLY)
+    return stack.enter_context(_wait_ready(server, APP_PATH, 200))
+
+
+def direct(app: Server) -> Setup:
+    return Setup("direct", app.port, APP_PATH, {"app": app})
+
+
+def start_nginx_pair(
+    stack: ExitStack, nginx: str, app: Server, cpus: Iterable[int] | None
+) -> Setup:
+    """client → nginx 1 → nginx 2 → app, keep-alive upstreams on both hops."""
+    second = _nginx(nginx, "nginx 2", _PROXY_CONF, cpus, upstream_port=app.port)
+    stack.enter_context(_wait_ready(second, APP_PATH, 200))
+    first = _nginx(nginx, "nginx 1", _PROXY_CONF, cpus, upstream_port=second.port)
+    stack.enter_context(_wait_ready(first, APP_PATH, 200))
+    return Setup(
+        "nginx pair", first.port, APP_PATH, {"nginx 1": first, "nginx 2": second, "app": app}
+    )
+
+
+def _mecha(
+    command: list[str],
+    name: str,
+    app_id: str,
+    data_dir: Path,
+    cpus: Iterable[int] | None,
+    *extra: str,
+) -> Server:
+    http_port, grpc_port = free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="invoke-bench-mecha-"))
+    argv = [
+        *command,
+        "run",
+        "--app-id",
+        app_id,
+        "--dapr-http-port",
+        str(http_port),
+        "--dapr-grpc-port",
+        str(grpc_port),
+        "--dapr-listen-addresses",
+        "127.0.0.1",
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warn",
+        *extra,
+    ]
+    server = _spawn(name, argv, http_port, workdir, cpus)
+    server.extra_ports["grpc"] = grpc_port
+    return server
+
+
+def start_mecha_pair(
+    stack: ExitStack, command: list[str] | None, app: Server, cpus: Iterable[int] | None
+) -> Setup:
+    """client → runtime A (app id `caller`) → runtime B (app id `app`) → app.
+
+    The two find each other through the default resolver, sharing a data directory.
+    """
+    data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="invoke-bench-data-")))
+    argv = command or mecha_command()
+    callee = _mecha(argv, "runtime B", CALLEE_APP_ID, data_dir, cpus, "--app-port", str(app.port))
+    caller = _mecha(argv, "runtime A", CALLER_APP_ID, data_dir, cpus)
+    stack.callback(caller.stop)
+    stack.callback(callee.stop)
+    _wait_ready(callee, MECHA_READY_PATH, 204)
+    _wait_ready(caller, MECHA_READY_PATH, 204)
+    return Setup(
+        "mecha pair",
+        caller.port,
+        MECHA_PATH,
+        {"runtime A": caller, "runtime B": callee, "app": app},
+    )
+
+
+def check_answer(setup: Setup, timeout_s: float = 5.0) -> None:
+    """One POST through the setup must come back 200 with the app's 1 KiB reply."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", setup.port, timeout=timeout_s)
+        try:
+            conn.request("POST", setup.path, REQUEST_BODY, {"Content-Type": CONTENT_TYPE})
+            response = conn.getresponse()
+            status, body = response.status, response.read()
+        finally:
+            conn.close()
+        if status == 200 and body == APP_REPLY.encode():
+            return
+        # Runtime A may not see B's registration the very first moment; anything else is fatal.
+        if time.monotonic() > deadline:
+            raise NotReadyError(f"{setup.name}: POST {setup.path} -> {status}: {body[:200]!r}")
+        time.sleep(0.05)

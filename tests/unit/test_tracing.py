@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import re
+
+from mecha.observability.tracing import next_traceparent, trace_id
+
+_SHAPE = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def test_continues_the_callers_trace_with_a_new_span() -> None:
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    outgoing = next_traceparent(incoming)
+    assert _SHAPE.fullmatch(outgoing)
+    assert trace_id(outgoing) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert outgoing.split("-")[2] != "00f067aa0ba902b7"
+    assert outgoing.endswith("-01")
+
+
+def test_starts_a_sampled_trace_when_absent_or_malformed() -> None:
+    for incoming in (None, "", "garbage", "00-" + "0" * 32 + "-00f067aa0ba902b7-01"):
+        outgoing = next_traceparent(incoming)
+        assert _SHAPE.fullmatch(outgoing)
+        assert outgoing.endswith("-01")
+        assert trace_id(outgoing) != "0" * 32
+
+
+def test_new_ids_differ() -> None:
+    assert len({trace_id(next_traceparent(None)) for _ in range(100)}) == 100
