@@ -62,6 +62,8 @@ class Runtime:
             self.namespace,
         )
         self._endpoints_by_app: dict[str, dict[str, Endpoint]] = {}
+        self._descriptions: dict[str, Metadata] = {}
+        """`describe` answers by app id, until something they show changes."""
         self.configuration: Configuration | None = None
         self.resources: Resources | None = None
         self.outbound_ready = False
@@ -77,8 +79,11 @@ class Runtime:
     # ---- what the front ends ask -------------------------------------------------------------
 
     def is_ready(self, app: HostedApp) -> bool:
-        healthy = app.health is None or app.health.healthy
-        return self.outbound_ready and app.is_ready and healthy
+        # Asked by every health probe: the cheapest checks first.
+        if not self.outbound_ready or not app.channel_ready.is_set():
+            return False
+        health = app.health
+        return health is None or health.healthy
 
     def unready_targets(self, app: HostedApp) -> list[str]:
         targets = []
@@ -91,6 +96,16 @@ class Runtime:
         return targets
 
     def describe(self, app: HostedApp) -> Metadata:
+        described = self._descriptions.get(app.id)
+        if described is None:
+            described = self._descriptions[app.id] = self._describe(app)
+        return described
+
+    def _described_changed(self) -> None:
+        """Forget what `describe` answered; call it whenever anything it shows changes."""
+        self._descriptions.clear()
+
+    def _describe(self, app: HostedApp) -> Metadata:
         features = self.configuration.features if self.configuration else ()
         endpoints = self.resources.http_endpoints if self.resources else ()
         return Metadata(
@@ -129,6 +144,7 @@ class Runtime:
     def set_extended_metadata(self, app: HostedApp, key: str, value: str) -> None:
         if key:
             app.extended_metadata[key] = value
+            self._described_changed()
 
     def request_shutdown(self, reason: str) -> None:
         if not self._stopping.is_set():
@@ -200,6 +216,7 @@ class Runtime:
         await self._listen(app)
         specs = [c for c in self.resources.components if any(c.in_scope(a.id) for a in self.apps)]
         await self.components.load(specs)
+        self._described_changed()
         for component in self.components:
             try:
                 self._capabilities(component)
@@ -340,4 +357,5 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.components.close()
+        self._described_changed()
         log.info("mecha stopped")

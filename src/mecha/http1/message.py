@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
+
+RAW_VALUES: dict[str, str] = {}
+"""`Headers._index` while the values are still the bytes the parser received: they are decoded
+on first use, as many requests are answered without reading a single header."""
 
 
 class Headers:
@@ -16,14 +21,22 @@ class Headers:
     __slots__ = ("_index", "_items")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str]] = (
+        self._items: list[tuple[str, str]] | list[tuple[str, bytes]] = (
             [(name.lower(), value) for name, value in items] if items else []
         )
         self._index: dict[str, str] | None = None
 
+    def _text_items(self) -> list[tuple[str, str]]:
+        if self._index is RAW_VALUES:
+            raw = cast("list[tuple[str, bytes]]", self._items)
+            self._items = items = [(name, value.decode("latin1")) for name, value in raw]
+            self._index = None
+            return items
+        return cast("list[tuple[str, str]]", self._items)
+
     def _build_index(self) -> dict[str, str]:
         index: dict[str, str] = {}
-        for name, value in self._items:
+        for name, value in self._text_items():
             if name not in index:
                 index[name] = value
         self._index = index
@@ -32,37 +45,38 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name`, or `default`."""
         index = self._index
-        if index is None:
+        if index is None or index is RAW_VALUES:
             index = self._build_index()
         return index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of `name`, in order."""
         wanted = name.lower()
-        return [value for key, value in self._items if key == wanted]
+        return [value for key, value in self._text_items() if key == wanted]
 
     def add(self, name: str, value: str) -> None:
         lowered = name.lower()
-        self._items.append((lowered, value))
-        if self._index is not None and lowered not in self._index:
-            self._index[lowered] = value
+        self._text_items().append((lowered, value))
+        index = self._index
+        if index is not None and lowered not in index:
+            index[lowered] = value
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
         index = self._index
-        if index is None:
+        if index is None or index is RAW_VALUES:
             index = self._build_index()
         return name.lower() in index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return iter(self._text_items())
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({list(self)!r})"
 
 
 class Request:

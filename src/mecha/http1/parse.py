@@ -1,8 +1,9 @@
 """Turns llhttp (httptools) callbacks into `Request`s, enforcing the header and body limits.
 
-These callbacks run for every request, so they are written for speed: header names go through
-a small cache instead of being decoded and lower-cased each time, and the few headers that
-affect framing are found with one set lookup.
+These callbacks run for every request, so they are written for speed: header names and request
+targets go through small caches instead of being decoded each time, header values are decoded
+only when a handler reads them, and the few headers that affect framing are found with one set
+lookup.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from httptools import HttpParserInvalidURLError, HttpRequestParser, parse_url
 
-from mecha.http1.message import Headers, Limits, Request
+from mecha.http1.message import RAW_VALUES, Headers, Limits, Request
 
 _METHODS = {
     method.encode("ascii"): method
@@ -21,12 +22,20 @@ _NAME_CACHE_SIZE = 512
 header_names: dict[bytes, str] = {}
 """Header names as received -> lower-cased str, for server and client alike; bounded, as
 names come from peers."""
+_TARGET_CACHE_SIZE = 256
+_TARGET_CACHE_MAX_BYTES = 200
+_targets: dict[bytes, tuple[str, str]] = {}
+"""Short origin-form request targets -> (path, query): the same few paths are asked for again
+and again. Emptied when full, so that the paths in use now soon fill it again."""
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "expect", "upgrade"})
 _CHUNKED = 1
 _EXPECT_CONTINUE = 2
 _UPGRADE = 4
 _CONNECTION = 8
+# An int, not b"#": `int in bytes` is a plain byte search, while `bytes in bytes` first tries
+# (and fails) to read its operand as an int, raising and clearing a TypeError each time.
+_FRAGMENT = ord("#")
 _new_object = object.__new__
 
 
@@ -57,6 +66,17 @@ def split_target(target: bytes) -> tuple[str, str]:
     if "#" in text:
         text = text.partition("#")[0]
     path, _, query = text.partition("?")
+    return path, query
+
+
+def _split_new_target(target: bytes) -> tuple[str, str]:
+    if target[:1] != b"/" or _FRAGMENT in target:
+        return split_target(target)
+    path, _, query = target.decode("latin1").partition("?")
+    if len(target) <= _TARGET_CACHE_MAX_BYTES:
+        if len(_targets) >= _TARGET_CACHE_SIZE:
+            _targets.clear()
+        _targets[target] = (path, query)
     return path, query
 
 
@@ -127,7 +147,7 @@ class RequestAssembler:
         self.in_message = False
         self.in_head = False
         self._url = b""
-        self._headers: list[tuple[str, str]] = []
+        self._headers: list[tuple[str, bytes]] = []
         self._body: bytes | None = None
         self._body_parts: list[bytes] | None = None
         self.body_size = 0
@@ -171,21 +191,20 @@ class RequestAssembler:
             raise ProtocolViolationError(431, "request header fields too large")
         if self.in_head:  # trailers of a chunked body are not kept
             key = header_names.get(name) or header_name(name)
-            text = value.decode("latin1")  # "latin1", not "latin-1": a faster codec lookup
-            self._headers.append((key, text))
+            self._headers.append((key, value))
             if key in _FRAMING:
-                self._framing_header(key, text)
+                self._framing_header(key, value)
 
-    def _framing_header(self, key: str, text: str) -> None:
+    def _framing_header(self, key: str, value: bytes) -> None:
         if key == "content-length":
-            self.content_length = int(text)  # llhttp has checked it is digits
+            self.content_length = int(value)  # llhttp has checked it is digits
         elif key == "transfer-encoding":
             self._flags |= _CHUNKED  # llhttp has checked that chunked is the final coding
         elif key == "connection":
             self._flags |= _CONNECTION
         elif key == "upgrade":
             self._flags |= _UPGRADE
-        elif text.lower() == "100-continue":
+        elif value.lower() == b"100-continue":
             self._flags |= _EXPECT_CONTINUE
 
     def on_headers_complete(self) -> None:
@@ -242,18 +261,15 @@ class RequestAssembler:
             raw_method = self._get_method()
             method = _METHODS.get(raw_method) or raw_method.decode("latin1")
             target = self._url
-            if target[:1] == b"/" and b"#" not in target:
-                path, _, query = target.decode("latin1").partition("?")
-            else:
-                path, query = split_target(target)
-            # Built without __init__ calls: this runs for every request.
-            headers = _new_object(Headers)
-            headers._items = self._headers
-            headers._index = None
+            path, query = _targets.get(target) or _split_new_target(target)
+            # Built without an __init__ call: this runs for every request.
             request = _new_object(Request)
             request.method = method
             request.path = path
             request.query = query
+            headers = _new_object(Headers)  # as Headers.received(), without the call
+            headers._items = self._headers
+            headers._index = RAW_VALUES
             request.headers = headers
             request.body = body
             request.keep_alive = self._alive

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from mecha.api.http.router import Call
 from mecha.http1 import Response
 
+if TYPE_CHECKING:
+    from mecha.metadata import Metadata
+
+_answers: dict[str, tuple[Metadata, Response]] = {}
+"""The last answer per app id, reused while the runtime describes the app with the same object
+(it makes a new one whenever anything shown changes)."""
+
 
 def get(call: Call) -> Response:
     meta = call.runtime.describe(call.app)
+    answered = _answers.get(meta.id)
+    if answered is not None and answered[0] is meta:
+        return answered[1]
+    response = Response(200, _encode(meta), content_type="application/json")
+    _answers[meta.id] = (meta, response)
+    return response
+
+
+def _encode(meta: Metadata) -> bytes:
     connection = meta.app_connection
     body: dict[str, Any] = {
         "id": meta.id,
@@ -47,7 +63,7 @@ def get(call: Call) -> Response:
     for key in ("enabledFeatures", "components", "httpEndpoints"):
         if not body[key]:
             del body[key]
-    return Response(200, orjson.dumps(body), content_type="application/json")
+    return orjson.dumps(body)
 
 
 def put(call: Call) -> Response:

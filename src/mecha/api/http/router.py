@@ -6,7 +6,7 @@ rest of the path). Matching works on the raw path; captured values are percent-d
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -72,6 +72,11 @@ class Router:
             key=lambda p: (sum(1 for s in p.segments if s), p.rest is None),
             reverse=True,
         )
+
+    def static(self) -> Mapping[str, Mapping[str, Route]]:
+        """Routes without parameters by path, then method: one dict lookup each for the
+        busiest paths (health, metadata), before `match` is asked about anything else."""
+        return self._static
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for a request; NoRoute (with the allowed methods) when there is none."""

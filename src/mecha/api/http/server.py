@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from mecha.api.http import invoke
@@ -23,6 +22,8 @@ log = logging.getLogger("mecha.api.http")
 api_log = logging.getLogger("mecha.api")
 
 _ROUTER = Router(ROUTES)
+_STATIC_ROUTES = _ROUTER.static()
+_new_call = object.__new__
 # Any path no route serves is an invocation when it carries `dapr-app-id`, as in daprd.
 _HEADER_INVOKE = Route(
     "*", "*", lambda call: invoke.by_header(call, call.params["target"]), "InvokeService"
@@ -30,11 +31,19 @@ _HEADER_INVOKE = Route(
 
 
 class HttpApi:
+    __slots__ = ("_app", "_log_calls", "_runtime", "_same_token", "_token", "server")
+
     def __init__(self, runtime: Runtime, app: HostedApp) -> None:
         config = runtime.config
         self._runtime = runtime
         self._app = app
         self._token = app.api_token.encode() if app.api_token else None
+        self._same_token: Callable[[bytes, bytes], bool] | None = None
+        if self._token is not None:
+            # hmac brings in OpenSSL's digests (~0.7 MB): loaded only when a token is set.
+            from hmac import compare_digest
+
+            self._same_token = compare_digest
         self._log_calls = config.enable_api_logging
         self.server = HttpServer(
             self.handle,
@@ -54,18 +63,28 @@ class HttpApi:
         await self.server.close(grace)
 
     def handle(self, request: Request) -> Response | Awaitable[Response]:
-        try:
-            route, params = _ROUTER.match(request.method, request.path)
-        except NoRoute as missing:
-            target = invoke.header_target(request)
-            if target is None:
-                return self._no_route(request, missing)
-            route, params = _HEADER_INVOKE, {"target": target}
+        methods = _STATIC_ROUTES.get(request.path)
+        route = None if methods is None else methods.get(request.method)
+        if route is not None:
+            params: dict[str, str] = {}
+        else:
+            try:
+                route, params = _ROUTER.match(request.method, request.path)
+            except NoRoute as missing:
+                target = invoke.header_target(request)
+                if target is None:
+                    return self._no_route(request, missing)
+                route, params = _HEADER_INVOKE, {"target": target}
         if self._token is not None and not route.public and not self._token_ok(request):
             return render_error(
                 MechaError(ErrorCode.UNAUTHORIZED, "authentication error: api token mismatch")
             )
-        call = Call(request, params, self._app, self._runtime)
+        # Built without an __init__ call: this runs for every request.
+        call: Call = _new_call(Call)
+        call.request = request
+        call.params = params
+        call.app = self._app
+        call.runtime = self._runtime
         if self._log_calls:
             return self._logged(route, call)
         try:
@@ -78,8 +97,8 @@ class HttpApi:
 
     def _token_ok(self, request: Request) -> bool:
         given = request.headers.get("dapr-api-token")
-        assert self._token is not None
-        return given is not None and hmac.compare_digest(given.encode("latin-1"), self._token)
+        assert self._token is not None and self._same_token is not None
+        return given is not None and self._same_token(given.encode("latin-1"), self._token)
 
     async def _logged(self, route: Route, call: Call) -> Response:
         started = time.perf_counter()
