@@ -117,3 +117,15 @@ def test_two_runtimes_do_not_share_a_port(start_mecha: StartMecha, mecha: MechaP
     # The flag given last wins, so the second runtime asks for the first one's gRPC port.
     assert clash.wait_exit() == 1
     assert "cannot listen for gRPC" in clash.output
+
+
+def test_metadata_answer_follows_changes(mecha: MechaProcess) -> None:
+    # The encoded answer is reused between requests: a change must show on the next GET.
+    before = orjson.loads(mecha.request("GET", "/v1.0/metadata")[2])
+    assert "stage" not in before["extended"]
+    assert mecha.request("PUT", "/v1.0/metadata/stage", b"one")[0] == 204
+    assert orjson.loads(mecha.request("GET", "/v1.0/metadata")[2])["extended"]["stage"] == "one"
+    channel, stub = _stub(mecha)
+    with channel:
+        stub.SetMetadata(metadata_pb2.SetMetadataRequest(key="stage", value="two"))
+    assert orjson.loads(mecha.request("GET", "/v1.0/metadata")[2])["extended"]["stage"] == "two"

@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from mecha.resources.configuration import Configuration
-from mecha.resources.resiliency import Resiliency
 from mecha.resources.resolve import resolve_items
+
+if TYPE_CHECKING:
+    from mecha.resources.configuration import Configuration
+    from mecha.resources.resiliency import Resiliency
 
 
 @dataclass(frozen=True, slots=True)

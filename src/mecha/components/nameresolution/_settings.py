@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import yaml
-
 from mecha.components.metadata import MetadataError, read_port, read_seconds
 
 # A configuration value that is missing, malformed or out of range.
@@ -57,6 +55,8 @@ class Settings:
         """A nested value as YAML gave it; text is read as YAML (JSON included)."""
         value = self.values.get(name)
         if isinstance(value, str):
+            import yaml
+
             try:
                 return yaml.safe_load(value)
             except yaml.YAMLError as error:
