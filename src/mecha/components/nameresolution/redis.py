@@ -41,6 +41,7 @@ from mecha.components.redis.client import (
     Reply,
     ResponseError,
     Script,
+    connect_checked,
 )
 from mecha.components.redis.settings import SettingsError, connection_options
 
@@ -96,16 +97,10 @@ class RedisNameResolver:
         self._cache = ResolveCache(
             settings.seconds("cacheSeconds", DEFAULT_CACHE_SECONDS, allow_zero=True)
         )
-        client = RedisClient(options)
         try:
-            await client.execute(b"PING")
+            self._client = await connect_checked(options)
         except RedisError as error:
-            await client.close()
             raise ResolverUnavailable(f"{_COMPONENT}: {error}") from None
-        except BaseException:
-            await client.close()
-            raise
-        self._client = client
 
     async def close(self) -> None:
         heartbeat, self._heartbeat = self._heartbeat, None

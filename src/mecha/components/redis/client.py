@@ -211,3 +211,14 @@ __all__ = [
     "ResponseError",
     "Script",
 ]
+
+
+async def connect_checked(options: ConnectionOptions) -> RedisClient:
+    """A client whose server answered PING; closed again when it did not."""
+    client = RedisClient(options)
+    try:
+        await client.execute(b"PING")
+    except BaseException:
+        await client.close()
+        raise
+    return client

@@ -40,6 +40,7 @@ from mecha.components.redis.client import (
     Reply,
     ResponseError,
     Script,
+    connect_checked,
 )
 from mecha.components.redis.settings import SettingsError, connection_options
 
@@ -170,16 +171,10 @@ class RedisStateStore:
                 "which Mecha's Redis state store does not support"
             )
         self._address = options.address
-        client = RedisClient(options)
         try:
-            await client.execute(b"PING")
+            self._client = await connect_checked(options)
         except RedisConnectionError as error:
-            await client.close()
             raise StoreUnavailable(f"{_COMPONENT}: {error}") from None
-        except BaseException:
-            await client.close()
-            raise
-        self._client = client
 
     async def close(self) -> None:
         client, self._client = self._client, None
