@@ -300,6 +300,25 @@ async def test_two_stores_sharing_a_file_lose_no_update(tmp_path: Path) -> None:
             await store.close()
 
 
+async def test_opening_waits_for_another_connection_switching_the_journal(
+    tmp_path: Path,
+) -> None:
+    # Runtimes started together open one new database together; SQLite refuses a journal
+    # switch that meets another connection's lock at once, without its busy handler.
+    path = tmp_path / "state.db"
+    with side_connection(path) as writer:
+        writer.execute("CREATE TABLE t (x)")
+        writer.execute("BEGIN IMMEDIATE")  # the write lock another opener holds mid-switch
+        asyncio.get_running_loop().call_later(0.2, writer.execute, "COMMIT")
+        store = await open_store(tmp_path, connectionString="state.db", busyTimeout="5s")
+    try:
+        with side_connection(path) as check:
+            assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        await store.set(SetRequest("app||k", b"v"))
+    finally:
+        await store.close()
+
+
 async def test_rows_written_here_read_as_daprd_reads_them(
     store: SQLiteStateStore, tmp_path: Path
 ) -> None:

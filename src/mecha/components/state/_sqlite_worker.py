@@ -140,7 +140,7 @@ class SQLiteWorker:
                 connection.execute("PRAGMA journal_mode = MEMORY")
             elif not settings.read_only:  # a read-only database keeps the mode it has
                 journal = "DELETE" if settings.disable_wal else "WAL"
-                connection.execute(f"PRAGMA journal_mode = {journal}")
+                _set_journal_mode(connection, journal, patience=settings.busy_timeout)
             for name, value in settings.pragmas:
                 connection.execute(f"PRAGMA {name} = {value}")
             connection.set_progress_handler(self._late, _PROGRESS_STEPS)
@@ -306,3 +306,23 @@ def _settle_batch(batch: list[_Job]) -> None:
             job.future.set_result(value)
         else:
             job.future.set_exception(value)
+
+
+def _set_journal_mode(connection: sqlite3.Connection, mode: str, *, patience: float) -> None:
+    """Switch the journal mode, waiting out other connections doing the same.
+
+    SQLite answers a journal-mode switch that meets another connection's lock with "database
+    is locked" at once, without its busy handler: two runtimes opening one new database
+    together would fail. So the wait the busy timeout promises is done here.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.005
+    while True:
+        try:
+            connection.execute(f"PRAGMA journal_mode = {mode}")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
