@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 
 from mecha.http1.connection import HttpConnection
 from mecha.http1.context import ServerContext
@@ -37,20 +38,26 @@ class HttpServer:
         """Starts accepting on host:port; returns the bound port (an ephemeral one for 0)."""
         if self._ctx.closing:
             raise RuntimeError("server is closed")
+        listener = await self._open(host, port)
+        bound_port: int = listener.sockets[0].getsockname()[1]
+        self._listeners.append(listener)
+        self._ports.append(bound_port)
+        return bound_port
+
+    async def _open(self, host: str, port: int) -> asyncio.Server:
         loop = asyncio.get_running_loop()
         factory = functools.partial(HttpConnection, self._ctx)
+        numeric = _numeric_socket(host, port)
+        if numeric is not None:
+            return await loop.create_server(factory, sock=numeric, backlog=_BACKLOG)
         listener = await loop.create_server(factory, host, port, backlog=_BACKLOG)
-        bound = {sock.getsockname()[1] for sock in listener.sockets}
-        if len(bound) > 1:
+        if len({sock.getsockname()[1] for sock in listener.sockets}) > 1:
             # Port 0 on a name with several addresses drew one port per address: use one.
             chosen = listener.sockets[0].getsockname()[1]
             listener.close()
             await listener.wait_closed()
             listener = await loop.create_server(factory, host, chosen, backlog=_BACKLOG)
-        bound_port: int = listener.sockets[0].getsockname()[1]
-        self._listeners.append(listener)
-        self._ports.append(bound_port)
-        return bound_port
+        return listener
 
     @property
     def ports(self) -> list[int]:
@@ -90,3 +97,29 @@ class HttpServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
         return waiter.done()
+
+
+def _numeric_socket(host: str, port: int) -> socket.socket | None:
+    """A listening socket for a numeric address; None for a name, which needs resolving.
+
+    Binding it here skips the event loop's name lookup, which starts a pool of resolver
+    threads (and their memory) for an address that needs no resolving.
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return None

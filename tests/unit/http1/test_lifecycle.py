@@ -32,6 +32,19 @@ async def test_listen_on_several_addresses() -> None:
         await server.listen("127.0.0.1", 0)
 
 
+async def test_numeric_addresses_of_both_families_are_served_and_a_taken_port_refused() -> None:
+    server = HttpServer(ok, on_protocol_error=render_error)
+    try:
+        for address in ("127.0.0.1", "::1"):
+            port = await server.listen(address, 0)
+            with socket.create_connection((address, port), timeout=5):
+                pass
+            with pytest.raises(OSError, match="in use"):
+                await server.listen(address, port)
+    finally:
+        await server.close()
+
+
 async def test_idle_keep_alive_connection_is_closed_after_the_timeout() -> None:
     async with serve(ok, limits=Limits(keepalive_timeout=0.2)) as served:
         conn = await served.connect()
