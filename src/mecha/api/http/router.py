@@ -67,11 +67,19 @@ class Router:
             patterns[route.pattern] = pattern
             pattern.methods[route.method] = route
         # Longer literal prefixes first, so `/state/{s}/bulk` wins over `/state/{s}/{key}`.
-        self._patterns = sorted(
+        ordered = sorted(
             patterns.values(),
             key=lambda p: (sum(1 for s in p.segments if s), p.rest is None),
             reverse=True,
         )
+        # Indexed by the first two segments (`v1.0`, `state`), so a path is tried only against
+        # the patterns that can match it; those that take a parameter there are tried always.
+        self._unprefixed = [p for p in ordered if _prefix(p) is None]
+        self._by_prefix: dict[tuple[str, str], list[_Pattern]] = {}
+        for pattern in ordered:
+            key = _prefix(pattern)
+            if key is not None and key not in self._by_prefix:
+                self._by_prefix[key] = [p for p in ordered if _prefix(p) in (key, None)]
 
     def static(self) -> Mapping[str, Mapping[str, Route]]:
         """Routes without parameters by path, then method: one dict lookup each for the
@@ -87,8 +95,11 @@ class Router:
                 return route, {}
             raise NoRoute(sorted(methods))
         parts = path.split("/")
+        candidates = self._unprefixed
+        if len(parts) > 2:
+            candidates = self._by_prefix.get((parts[1], parts[2]), candidates)
         allowed: list[str] = []
-        for pattern in self._patterns:
+        for pattern in candidates:
             params = _match(pattern, parts)
             if params is None:
                 continue
@@ -97,6 +108,14 @@ class Router:
                 return route, params
             allowed.extend(pattern.methods)
         raise NoRoute(sorted(set(allowed)))
+
+
+def _prefix(pattern: _Pattern) -> tuple[str, str] | None:
+    """The pattern's first two segments when both are literal."""
+    segments = pattern.segments
+    if len(segments) > 2 and segments[1] and segments[2]:
+        return segments[1], segments[2]
+    return None
 
 
 def _compile(text: str) -> _Pattern:
