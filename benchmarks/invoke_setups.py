@@ -5,7 +5,6 @@ proxies, and through two Mecha runtimes. Every process runs on free loopback por
 from __future__ import annotations
 
 import http.client
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable
@@ -13,8 +12,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.harness import MECHA_READY_PATH, Server, free_port, mecha_command, procfs
-from benchmarks.harness.probe import NotReadyError, wait_for_status
+from benchmarks.harness import MECHA_READY_PATH, Server, free_port, mecha_command
+from benchmarks.harness.probe import NotReadyError
+from benchmarks.harness.servers import spawn, wait_ready
 
 APP_METHOD = "echo"
 APP_PATH = f"/{APP_METHOD}"
@@ -111,30 +111,8 @@ http {{
 )
 
 
-def _spawn(
-    name: str, argv: list[str], port: int, workdir: Path, cpus: Iterable[int] | None
-) -> Server:
-    log = (workdir / "output.log").open("wb")
-    spawned_at = time.perf_counter()
-    process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
-    )
-    log.close()
-    if cpus is not None:
-        procfs.pin(process.pid, cpus)
-    return Server(name, process, port, workdir, spawned_at)
-
-
-def _wait_ready(server: Server, path: str, status: int) -> Server:
-    try:
-        wait_for_status(server.process, server.port, path, status, timeout_s=READY_TIMEOUT_S)
-    except NotReadyError as exc:
-        tail = server.log_tail()  # read before stop() removes the scratch directory
-        server.stop()
-        raise NotReadyError("\n".join(filter(None, [f"{server.name}: {exc}", tail]))) from exc
-    except BaseException:
-        server.stop()
-        raise
+def _ready(server: Server, path: str, status: int) -> Server:
+    wait_ready(server, path, status, READY_TIMEOUT_S)
     return server
 
 
@@ -146,13 +124,13 @@ def _nginx(
     conf = workdir / "nginx.conf"
     conf.write_text(template.format(workdir=workdir, port=port, **values))
     argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
-    return _spawn(name, argv, port, workdir, cpus)
+    return spawn(name, argv, port, workdir, cpus)
 
 
 def start_app(stack: ExitStack, nginx: str, cpus: Iterable[int] | None) -> Server:
     """The app: nginx answering POST /echo with a 1 KiB JSON body, 404 elsewhere."""
     server = _nginx(nginx, "app", _APP_CONF, cpus, path=APP_PATH, reply=APP_REPLY)
-    return stack.enter_context(_wait_ready(server, APP_PATH, 200))
+    return stack.enter_context(_ready(server, APP_PATH, 200))
 
 
 def direct(app: Server) -> Setup:
@@ -164,9 +142,9 @@ def start_nginx_pair(
 ) -> Setup:
     """client → nginx 1 → nginx 2 → app, keep-alive upstreams on both hops."""
     second = _nginx(nginx, "nginx 2", _PROXY_CONF, cpus, upstream_port=app.port)
-    stack.enter_context(_wait_ready(second, APP_PATH, 200))
+    stack.enter_context(_ready(second, APP_PATH, 200))
     first = _nginx(nginx, "nginx 1", _PROXY_CONF, cpus, upstream_port=second.port)
-    stack.enter_context(_wait_ready(first, APP_PATH, 200))
+    stack.enter_context(_ready(first, APP_PATH, 200))
     return Setup(
         "nginx pair", first.port, APP_PATH, {"nginx 1": first, "nginx 2": second, "app": app}
     )
@@ -199,7 +177,7 @@ def _mecha(
         "warn",
         *extra,
     ]
-    server = _spawn(name, argv, http_port, workdir, cpus)
+    server = spawn(name, argv, http_port, workdir, cpus)
     server.extra_ports["grpc"] = grpc_port
     return server
 
@@ -217,8 +195,8 @@ def start_mecha_pair(
     caller = _mecha(argv, "runtime A", CALLER_APP_ID, data_dir, cpus)
     stack.callback(caller.stop)
     stack.callback(callee.stop)
-    _wait_ready(callee, MECHA_READY_PATH, 204)
-    _wait_ready(caller, MECHA_READY_PATH, 204)
+    _ready(callee, MECHA_READY_PATH, 204)
+    _ready(caller, MECHA_READY_PATH, 204)
     return Setup(
         "mecha pair",
         caller.port,

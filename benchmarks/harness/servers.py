@@ -87,7 +87,7 @@ class Server:
         self.stop()
 
 
-def _spawn(
+def spawn(
     name: str, argv: list[str], port: int, workdir: Path, cpus: Iterable[int] | None
 ) -> Server:
     log = (workdir / "output.log").open("wb")
@@ -101,7 +101,7 @@ def _spawn(
     return Server(name, process, port, workdir, spawned_at)
 
 
-def _wait_ready(server: Server, path: str, status: int, timeout_s: float) -> float:
+def wait_ready(server: Server, path: str, status: int, timeout_s: float) -> float:
     """Wait for readiness; returns seconds from spawn. Stops the server if it never gets there."""
     try:
         ready_at = wait_for_status(server.process, server.port, path, status, timeout_s=timeout_s)
@@ -143,9 +143,9 @@ def start_mecha(
         "--log-level=warn",
         *extra_args,
     ]
-    server = _spawn("mecha", argv, http_port, workdir, cpus)
+    server = spawn("mecha", argv, http_port, workdir, cpus)
     server.extra_ports["grpc"] = grpc_port
-    startup_s = _wait_ready(server, MECHA_READY_PATH, 204, ready_timeout_s)
+    startup_s = wait_ready(server, MECHA_READY_PATH, 204, ready_timeout_s)
     return server, startup_s
 
 
@@ -186,6 +186,6 @@ def start_nginx(
         _NGINX_CONF.format(workdir=workdir, port=port, path=NGINX_PATH, body=NGINX_BODY)
     )
     argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
-    server = _spawn("nginx", argv, port, workdir, cpus)
-    startup_s = _wait_ready(server, NGINX_PATH, 200, ready_timeout_s)
+    server = spawn("nginx", argv, port, workdir, cpus)
+    startup_s = wait_ready(server, NGINX_PATH, 200, ready_timeout_s)
     return server, startup_s
