@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import grpc
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
@@ -26,74 +26,52 @@ def free_port() -> int:
         return port
 
 
-class MechaProcess:
-    """One runtime process; its output is kept in a file for assertions and failure reports."""
+class RuntimeProcess:
+    """A started `mecha run`: its output (kept in a file for assertions and failure reports),
+    readiness, plain HTTP requests to its API, and stopping it."""
 
     def __init__(
         self,
-        workdir: Path,
+        command: Sequence[str],
         *,
-        app_id: str = "orders",
-        resources: Mapping[str, str] | None = None,
-        args: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        app_command: Sequence[str] = (),
+        address: str,
+        http_port: int,
+        log_path: Path,
+        env: Mapping[str, str],
+        described: str = "mecha",
     ) -> None:
-        self.workdir = workdir
-        self.app_id = app_id
-        self.http_port = free_port()
-        self.grpc_port = free_port()
-        self.log_path = workdir / f"mecha-{self.http_port}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "mecha",
-            "run",
-            "--app-id",
-            app_id,
-            "--dapr-http-port",
-            str(self.http_port),
-            "--dapr-grpc-port",
-            str(self.grpc_port),
-            "--dapr-listen-addresses",
-            "127.0.0.1",
-            "--data-dir",
-            str(workdir / "data"),
-            *args,
-        ]
-        if resources is not None:
-            folder = workdir / f"resources-{self.http_port}"
-            folder.mkdir()
-            for name, text in resources.items():
-                (folder / name).write_text(text)
-            command += ["--resources-path", str(folder)]
-        if app_command:
-            command += ["--", *app_command]
-        self.command = command
-        self._env = {**os.environ, **(env or {})}
-        self._log = self.log_path.open("wb")
+        self.address = address
+        self.http_port = http_port
+        self.log_path = log_path
+        self.described = described
+        self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, env=self._env
+            list(command), stdout=self._log, stderr=subprocess.STDOUT, env=dict(env)
         )
 
     @property
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, path: str = "/v1.0/healthz/outbound") -> MechaProcess:
+    def wait_ready(self, path: str = "/v1.0/healthz/outbound") -> Self:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"mecha exited with {self.process.returncode}:\n{self.output}")
+                raise AssertionError(
+                    f"{self.described} exited with {self.process.returncode}:\n{self.output}"
+                )
             try:
-                status, _, _ = self.request("GET", path)
+                status, _, _ = self.request("GET", path, timeout=1.0)
             except OSError:
                 status = 0
             if status == 204:
                 return self
             time.sleep(0.02)
-        raise AssertionError(f"mecha not ready on {path} in {READY_TIMEOUT}s:\n{self.output}")
+        raise AssertionError(
+            f"{self.described} not ready on {path} in {READY_TIMEOUT}s:\n{self.output}"
+        )
 
     def request(
         self,
@@ -101,8 +79,9 @@ class MechaProcess:
         path: str,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        conn = http.client.HTTPConnection(self.address, self.http_port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=dict(headers or {}))
             response = conn.getresponse()
@@ -126,6 +105,46 @@ class MechaProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+class MechaProcess(RuntimeProcess):
+    """One runtime on this host's loopback, on free ports."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        app_id: str = "orders",
+        resources: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        app_command: Sequence[str] = (),
+    ) -> None:
+        self.workdir = workdir
+        self.app_id = app_id
+        http_port = free_port()
+        self.grpc_port = free_port()
+        command = [
+            *(sys.executable, "-m", "mecha", "run", "--app-id", app_id),
+            *("--dapr-http-port", str(http_port), "--dapr-grpc-port", str(self.grpc_port)),
+            *("--dapr-listen-addresses", "127.0.0.1", "--data-dir", str(workdir / "data")),
+            *args,
+        ]
+        if resources is not None:
+            folder = workdir / f"resources-{http_port}"
+            folder.mkdir()
+            for name, text in resources.items():
+                (folder / name).write_text(text)
+            command += ["--resources-path", str(folder)]
+        if app_command:
+            command += ["--", *app_command]
+        super().__init__(
+            command,
+            address="127.0.0.1",
+            http_port=http_port,
+            log_path=workdir / f"mecha-{http_port}.log",
+            env={**os.environ, **(env or {})},
+        )
 
 
 def dapr_stub(channel: grpc.Channel) -> Any:

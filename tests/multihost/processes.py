@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import http.client
 import os
 import secrets
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 from mecha.blocks.nameresolution.models import Address
 from mecha.components.base import ComponentContext
 from mecha.components.nameresolution.redis import RedisNameResolver
+from tests.integration.mecha_process import RuntimeProcess
 from tests.multihost.netns import Host, Lab
 
 READY_TIMEOUT = 15.0
@@ -98,7 +98,7 @@ class ResolverRedis:
         self._log.close()
 
 
-class HostRuntime:
+class HostRuntime(RuntimeProcess):
     """`mecha run` inside a host's namespace, listening (and registered) on the host's address."""
 
     def __init__(
@@ -114,86 +114,29 @@ class HostRuntime:
     ) -> None:
         self.host = host
         self.app_id = app_id
-        self.http_port = HTTP_PORT
         self.grpc_port = GRPC_PORT
-        self.log_path = workdir / f"mecha-{host.name}-{app_id}.log"
         command = [
             *(sys.executable, "-m", "mecha", "run", "--app-id", app_id),
-            *("--dapr-http-port", str(self.http_port), "--dapr-grpc-port", str(self.grpc_port)),
+            *("--dapr-http-port", str(HTTP_PORT), "--dapr-grpc-port", str(self.grpc_port)),
             *("--dapr-listen-addresses", host.address, "--config", str(config)),
             *("--data-dir", str(workdir / f"data-{host.name}")),
             *args,
         ]
         if app_command:
             command += ["--", *app_command]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
+        super().__init__(
             host.command(command),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            address=host.address,
+            http_port=HTTP_PORT,
+            log_path=workdir / f"mecha-{host.name}-{app_id}.log",
             env={**os.environ, "DAPR_HOST_IP": host.address, **(env or {})},
+            described=f"mecha on host {host.name}",
         )
-
-    @property
-    def output(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, path: str = "/v1.0/healthz/outbound") -> HostRuntime:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"mecha on host {self.host.name} exited with {self.process.returncode}:\n"
-                    f"{self.output}"
-                )
-            try:
-                status, _, _ = self.request("GET", path, timeout=1.0)
-            except OSError:
-                status = 0
-            if status == 204:
-                return self
-            time.sleep(0.02)
-        raise AssertionError(
-            f"mecha on host {self.host.name} not ready on {path} in {READY_TIMEOUT}s:\n"
-            f"{self.output}"
-        )
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 10.0,
-    ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(self.host.address, self.http_port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=dict(headers or {}))
-            response = conn.getresponse()
-            return (
-                response.status,
-                {k.lower(): v for k, v in response.getheaders()},
-                response.read(),
-            )
-        finally:
-            conn.close()
 
     def kill(self) -> None:
         """Kill the runtime outright: it gets no chance to unregister (its app lives on)."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 class Mesh:
