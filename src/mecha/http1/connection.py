@@ -132,7 +132,7 @@ class HttpConnection(asyncio.Protocol):
             self._timer = None
         if self._task is not None:
             self._task.cancel()  # the client is gone, and with it the reason to finish
-        self._ctx.connection_closed(self)
+        self._ctx.forget(self)
 
     def data_received(self, data: bytes) -> None:
         self._last_active = self._now()

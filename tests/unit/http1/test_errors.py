@@ -9,8 +9,8 @@ from collections.abc import Awaitable
 import pytest
 
 from mecha.http1 import Limits, Request, Response
+from tests.unit.server_checks import LoggedErrors
 
-from .conftest import LoggedErrors
 from .rawhttp import RawConnection, Served, get, post, serve
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import threading
 from collections.abc import Awaitable, Iterator
 
 import httptools
@@ -18,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mecha.http1 import HttpServer, Limits, Request, Response
+from tests.unit.server_checks import served_in_a_thread
 
 from .rawhttp import TIMEOUT, render_error
 
@@ -41,18 +41,9 @@ async def suspending(body: bytes) -> Response:
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
     """A server on its own loop in a thread, so that examples can use blocking sockets."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     server = HttpServer(handler, limits=LIMITS, on_protocol_error=render_error)
-    bound = asyncio.run_coroutine_threadsafe(server.listen("127.0.0.1", 0), loop).result(TIMEOUT)
-    try:
+    with served_in_a_thread(server, asyncio.new_event_loop()) as bound:
         yield bound
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(grace=1.0), loop).result(TIMEOUT)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(TIMEOUT)
-        loop.close()
 
 
 class Responses:
