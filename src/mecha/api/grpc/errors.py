@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf import any_pb2
 from google.rpc.error_details_pb2 import BadRequest, ErrorInfo, ResourceInfo
 from google.rpc.status_pb2 import Status
 
 from mecha.errors import MechaError
+from mecha.http2 import GrpcError
 
-_DETAILS_KEY = "grpc-status-details-bin"
 
-
-def status_of(error: MechaError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
-    """The code, message and trailing metadata (google.rpc.Status with details) for an error."""
-    code = error.error.grpc_status
+def grpc_error(error: MechaError) -> GrpcError:
+    """The status a call ends with: code, message and a google.rpc.Status with Dapr's details."""
+    code = int(error.error.grpc_status)
     details: list[any_pb2.Any] = []
     if error.error_reason:
         info = ErrorInfo(reason=error.error_reason, domain="dapr.io", metadata=error.metadata)
@@ -35,8 +33,8 @@ def status_of(error: MechaError) -> tuple[grpc.StatusCode, str, tuple[tuple[str,
             ]
         )
         details.append(_pack(bad))
-    status = Status(code=code.value[0], message=error.message, details=details)
-    return code, error.message, ((_DETAILS_KEY, status.SerializeToString()),)
+    status = Status(code=code, message=error.message, details=details)
+    return GrpcError(code, error.message, status.SerializeToString())
 
 
 def _pack(

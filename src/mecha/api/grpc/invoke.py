@@ -6,7 +6,6 @@ import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from dapr.proto.common.v1 import common_pb2
 from dapr.proto.runtime.v1 import invoke_pb2
 from google.protobuf import any_pb2
@@ -15,6 +14,7 @@ from google.rpc.status_pb2 import Status
 
 from mecha.blocks.invocation.models import GrpcStatus, InvokeRequest
 from mecha.blocks.invocation.service import Trace
+from mecha.http2 import GrpcError, StatusCode
 from mecha.mesh import wire
 
 if TYPE_CHECKING:
@@ -23,18 +23,19 @@ if TYPE_CHECKING:
 _VERBS = {value: name for name, value in common_pb2.HTTPExtension.Verb.items()}
 # Dapr's mapping of an app's HTTP status to the gRPC status a gRPC caller sees.
 _CODES = {
-    408: grpc.StatusCode.CANCELLED,
-    500: grpc.StatusCode.UNKNOWN,
-    400: grpc.StatusCode.INTERNAL,
-    504: grpc.StatusCode.DEADLINE_EXCEEDED,
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.ALREADY_EXISTS,
-    403: grpc.StatusCode.PERMISSION_DENIED,
-    401: grpc.StatusCode.UNAUTHENTICATED,
-    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    501: grpc.StatusCode.UNIMPLEMENTED,
-    503: grpc.StatusCode.UNAVAILABLE,
+    408: StatusCode.CANCELLED,
+    500: StatusCode.UNKNOWN,
+    400: StatusCode.INTERNAL,
+    504: StatusCode.DEADLINE_EXCEEDED,
+    404: StatusCode.NOT_FOUND,
+    409: StatusCode.ALREADY_EXISTS,
+    403: StatusCode.PERMISSION_DENIED,
+    401: StatusCode.UNAUTHENTICATED,
+    429: StatusCode.RESOURCE_EXHAUSTED,
+    501: StatusCode.UNIMPLEMENTED,
+    503: StatusCode.UNAVAILABLE,
 }
+_KNOWN_CODES = frozenset(StatusCode)
 _MAX_DETAIL = 63
 _METADATA_NAME = re.compile(r"[0-9a-z_.\-]+")
 
@@ -47,7 +48,7 @@ async def invoke_service(
     verb = _VERBS.get(extension.verb, "POST") if message.HasField("http_extension") else "POST"
     if verb == "NONE":
         verb = "POST"
-    metadata = call.context.invocation_metadata() or ()
+    metadata = call.context.metadata
     headers = wire.passed_on((key, value) for key, value in metadata if isinstance(value, str))
     incoming = {key: value for key, value in metadata if key in ("traceparent", "tracestate")}
     remaining = call.context.time_remaining()
@@ -67,10 +68,10 @@ async def invoke_service(
         timeout=remaining,
     )
     if reply.grpc_status is not None and reply.grpc_status.code != 0:
-        await _abort_with_app_status(call, reply.grpc_status)
+        raise _app_status(reply.grpc_status)
     if not 200 <= reply.status < 300:
-        await _abort_with_http_status(call, reply.status, reply.body)
-    await call.context.send_initial_metadata(
+        raise _http_status(reply.status, reply.body)
+    call.context.send_initial_metadata(
         [*_metadata_of(reply.headers), ("dapr-http-status", str(reply.status))]
     )
     return common_pb2.InvokeResponse(
@@ -92,20 +93,18 @@ def _metadata_of(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     ]
 
 
-async def _abort_with_app_status(call: GrpcCall, status: GrpcStatus) -> None:
+def _app_status(status: GrpcStatus) -> GrpcError:
     """A gRPC app's own error reaches a gRPC caller unchanged: code, message, details."""
-    code = next((c for c in grpc.StatusCode if c.value[0] == status.code), grpc.StatusCode.UNKNOWN)
-    if status.details:
-        call.context.set_trailing_metadata((("grpc-status-details-bin", status.details),))
-    await call.context.abort(code, status.message)
+    code = status.code if status.code in _KNOWN_CODES else StatusCode.UNKNOWN
+    return GrpcError(code, status.message, status.details)
 
 
 def _text(value: str | bytes | None) -> str | None:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
-async def _abort_with_http_status(call: GrpcCall, status: int, body: bytes) -> None:
-    code = _CODES.get(status, grpc.StatusCode.UNKNOWN)
+def _http_status(status: int, body: bytes) -> GrpcError:
+    code = _CODES.get(status, StatusCode.UNKNOWN)
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -120,14 +119,10 @@ async def _abort_with_http_status(call: GrpcCall, status: int, body: bytes) -> N
     )
     detail = any_pb2.Any()
     detail.Pack(info)
-    details = Status(code=code.value[0], message=reason, details=[detail])
-    call.context.set_trailing_metadata(
-        (
-            ("grpc-status-details-bin", details.SerializeToString()),
-            ("dapr-http-status", str(status)),
-        )
+    details = Status(code=code, message=reason, details=[detail])
+    return GrpcError(
+        code, reason, details.SerializeToString(), trailers=(("dapr-http-status", str(status)),)
     )
-    await call.context.abort(code, reason)
 
 
 METHODS: dict[str, Any] = {"InvokeService": invoke_service}

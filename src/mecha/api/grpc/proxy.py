@@ -9,14 +9,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-import grpc
-
-from mecha.api.grpc.errors import status_of
+from mecha.api.grpc.errors import grpc_error
 from mecha.blocks.invocation.service import split_target
 from mecha.errors import ErrorCode, MechaError
+from mecha.http2 import GrpcError, MetadataValue, ServerCall, StatusCode
 from mecha.observability.tracing import next_traceparent
 
 if TYPE_CHECKING:
+    import grpc
+
     from mecha.apps import HostedApp
     from mecha.runtime import Runtime
 
@@ -27,74 +28,57 @@ APP_ID_KEY = "dapr-app-id"
 _DROPPED = frozenset(
     {"dapr-api-token", "traceparent", "tracestate", "dapr-caller-app-id", "dapr-callee-app-id"}
 )
-
-
-if TYPE_CHECKING:
-    _GenericHandler = grpc.GenericRpcHandler[Any, Any]
-else:  # not subscriptable at run time
-    _GenericHandler = grpc.GenericRpcHandler
+_DETAILS_KEY = "grpc-status-details-bin"
 
 
 def _identity(data: bytes) -> bytes:
     return data
 
 
-def _pairs(metadata: Any) -> tuple[tuple[str, str | bytes], ...]:
-    return tuple((str(key), value) for key, value in metadata or ())
-
-
-class GrpcProxy(_GenericHandler):
-    def __init__(self, runtime: Runtime, app: HostedApp, authorize: Callable[[Any], None]) -> None:
+class GrpcProxy:
+    def __init__(
+        self, runtime: Runtime, app: HostedApp, authorize: Callable[[ServerCall], None]
+    ) -> None:
         self._runtime = runtime
         self._app = app
         self._authorize = authorize
         self._channels: dict[tuple[str, int], grpc.aio.Channel] = {}
 
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        for key, value in handler_call_details.invocation_metadata or ():
-            if key == APP_ID_KEY and value:
-                method: str = handler_call_details.method
-                return grpc.stream_stream_rpc_method_handler(
-                    self._forwarder(method, str(value)),
-                    request_deserializer=_identity,
-                    response_serializer=_identity,
-                )
-        return None
+    async def forward(self, call: ServerCall) -> None:
+        """Serve a call on a method this runtime does not have, as a stream either way."""
+        target = next((str(v) for k, v in call.metadata if k == APP_ID_KEY and v), None)
+        if target is None:
+            raise GrpcError(StatusCode.UNIMPLEMENTED, f"unknown method {call.method}")
+        try:
+            self._authorize(call)
+            host, port, local = await self._destination(target)
+        except MechaError as error:
+            raise grpc_error(error) from None
+        metadata = self._metadata(call, split_target(target, self._runtime.namespace)[0], local)
+        # grpcio carries the call to the app; imported on the first proxied call only.
+        import grpc
 
-    def _forwarder(
-        self, method: str, target: str
-    ) -> Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext[Any, Any]], AsyncIterator[bytes]]:
-        async def forward(
-            requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[bytes]:
-            try:
-                self._authorize(context)
-                host, port, local = await self._destination(target)
-            except MechaError as error:
-                code, message, trailers = status_of(error)
-                context.set_trailing_metadata(trailers)
-                await context.abort(code, message)
-            metadata = self._metadata(
-                context, split_target(target, self._runtime.namespace)[0], local
-            )
-            channel = self._channel(host, port)
-            call = channel.stream_stream(
-                method, request_serializer=_identity, response_deserializer=_identity
-            )(requests, metadata=metadata, timeout=context.time_remaining())
-            try:
-                initial = await call.initial_metadata()
-                if initial:
-                    await context.send_initial_metadata(initial)
-                async for reply in call:
-                    yield reply
-            except grpc.aio.AioRpcError as error:
-                context.set_trailing_metadata(_pairs(error.trailing_metadata()))
-                await context.abort(error.code(), error.details() or "")
-            context.set_trailing_metadata(_pairs(await call.trailing_metadata()))
-
-        return forward
+        upstream = self._channel(host, port).stream_stream(
+            call.method, request_serializer=_identity, response_deserializer=_identity
+        )(_requests(call), metadata=metadata, timeout=call.time_remaining())
+        try:
+            initial = await upstream.initial_metadata()
+            if initial:
+                call.send_initial_metadata(_pairs(initial))
+            async for reply in upstream:
+                await call.write(reply)
+            trailing = _pairs(await upstream.trailing_metadata())
+        except grpc.aio.AioRpcError as error:
+            trailing = _pairs(error.trailing_metadata())
+            raise GrpcError(
+                error.code().value[0],
+                error.details() or "",
+                _details_of(trailing),
+                trailers=_without_details(trailing),
+            ) from None
+        finally:
+            upstream.cancel()  # a no-op once it has ended; ends it when this call is cancelled
+        call.set_trailing_metadata(_without_details(trailing))
 
     async def _destination(self, target: str) -> tuple[str, int, HostedApp | None]:
         """Where to send the call: host, port, and the hosted app when it goes straight to it."""
@@ -111,11 +95,11 @@ class GrpcProxy(_GenericHandler):
         return address.host, address.grpc_port, None
 
     def _metadata(
-        self, context: grpc.aio.ServicerContext[Any, Any], callee: str, local: HostedApp | None
-    ) -> list[tuple[str, str | bytes]]:
-        incoming = list(context.invocation_metadata() or ())
+        self, call: ServerCall, callee: str, local: HostedApp | None
+    ) -> list[tuple[str, MetadataValue]]:
+        incoming = call.metadata
         found = {k: str(v) for k, v in incoming if k in ("traceparent", "dapr-caller-app-id")}
-        metadata: list[tuple[str, str | bytes]] = [
+        metadata: list[tuple[str, MetadataValue]] = [
             (k, v) for k, v in incoming if k not in _DROPPED and not (local and k == APP_ID_KEY)
         ]
         metadata.append(("traceparent", next_traceparent(found.get("traceparent"))))
@@ -130,6 +114,8 @@ class GrpcProxy(_GenericHandler):
     def _channel(self, host: str, port: int) -> grpc.aio.Channel:
         channel = self._channels.get((host, port))
         if channel is None:
+            import grpc
+
             target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             channel = self._channels[(host, port)] = grpc.aio.insecure_channel(target)
         return channel
@@ -138,3 +124,24 @@ class GrpcProxy(_GenericHandler):
         for channel in self._channels.values():
             await channel.close(None)
         self._channels.clear()
+
+
+async def _requests(call: ServerCall) -> AsyncIterator[bytes]:
+    while (message := await call.read()) is not None:
+        yield message
+
+
+def _pairs(metadata: Any) -> list[tuple[str, MetadataValue]]:
+    """grpcio's metadata (pairs of name and value) as ours."""
+    return [(str(key), value) for key, value in metadata or ()]
+
+
+def _details_of(metadata: list[tuple[str, MetadataValue]]) -> bytes:
+    for key, value in metadata:
+        if key == _DETAILS_KEY and isinstance(value, bytes):
+            return value
+    return b""
+
+
+def _without_details(metadata: list[tuple[str, MetadataValue]]) -> list[tuple[str, MetadataValue]]:
+    return [(key, value) for key, value in metadata if key != _DETAILS_KEY]

@@ -1,9 +1,10 @@
 """GrpcApi: one app's gRPC API listener for `dapr.proto.runtime.v1.Dapr`.
 
-The service is built from the proto descriptor shipped in the `dapr` package: every method it
-declares is served, the ones Mecha implements by their block module, all others answer
-UNIMPLEMENTED at once. Each call passes through one wrapper that checks the API token and turns
-a MechaError into a gRPC status.
+Served by Mecha's own HTTP/2 server (`mecha.http2`). The service is built from the proto
+descriptor shipped in the `dapr` package: every method it declares is served, the ones Mecha
+implements by their block module, all others answer UNIMPLEMENTED at once. Each call passes
+through one wrapper that checks the API token and turns a MechaError into a gRPC status. A call
+to any other method is proxied to the app named by its `dapr-app-id` metadata.
 """
 
 from __future__ import annotations
@@ -14,15 +15,25 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from dapr.proto.runtime.v1 import dapr_pb2
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import DecodeError
 
 from mecha.api.grpc import invoke, lifecycle, metadata, state
-from mecha.api.grpc.errors import status_of
+from mecha.api.grpc.errors import grpc_error
 from mecha.api.grpc.proxy import GrpcProxy
 from mecha.errors import ErrorCode, MechaError
+from mecha.http2 import (
+    GrpcError,
+    GrpcServer,
+    Limits,
+    Method,
+    ServerCall,
+    StatusCode,
+    StreamMethod,
+    UnaryMethod,
+)
 
 if TYPE_CHECKING:
     from mecha.apps import HostedApp
@@ -40,7 +51,7 @@ class GrpcCall:
 
     app: HostedApp
     runtime: Runtime
-    context: grpc.aio.ServicerContext[Any, Any]
+    context: ServerCall
 
 
 Unary = Callable[[GrpcCall, Any], Awaitable[Any]]
@@ -69,95 +80,93 @@ class GrpcApi:
 
             self._same_token = compare_digest
         self._log_calls = runtime.config.enable_api_logging
-        limit = runtime.config.max_body_bytes
-        self.server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.max_send_message_length", limit),
-                # Two runtimes must never share a port silently.
-                ("grpc.so_reuseport", 0),
-            ]
-        )
-        handlers = {method.name: self._handler(method) for method in SERVICE.methods}
+        self._max_message = runtime.config.max_body_bytes
+        methods = {f"/{SERVICE.full_name}/{m.name}": self._method(m) for m in SERVICE.methods}
         # Dapr's own service first; any other call naming an app in `dapr-app-id` is proxied.
         self._proxy = GrpcProxy(runtime, app, self._authorize)
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers), self._proxy)
+        proxied = StreamMethod(self._proxy.forward)
+        self.server = GrpcServer(
+            lambda path: methods.get(path, proxied),
+            limits=Limits(max_message_bytes=self._max_message),
         )
 
     async def listen(self, addresses: tuple[str, ...], port: int) -> int:
-        bound = port
         for address in addresses:
-            host = f"[{address}]" if ":" in address else address
             try:
-                bound = self.server.add_insecure_port(f"{host}:{bound}")
-            except RuntimeError:
-                raise PortInUse(f"cannot listen for gRPC on {address}:{port}") from None
-            if bound == 0:
-                raise PortInUse(f"cannot listen for gRPC on {address}:{port}")
-        await self.server.start()
-        return bound
+                port = await self.server.listen(address, port)
+            except OSError as error:
+                raise PortInUse(
+                    f"cannot listen for gRPC on {address}:{port}: {error.strerror or error}"
+                ) from None
+        return port
 
     async def close(self, grace: float) -> None:
-        await self.server.stop(grace)
+        await self.server.close(grace)
         await self._proxy.close()
 
-    def _handler(self, method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
+    def _method(self, method: MethodDescriptor) -> Method:
         impl = IMPLEMENTED.get(method.name)
         if impl is None:
-            return _unimplemented_handler(method)
-        request_class = message_factory.GetMessageClass(method.input_type)
-        response_class = message_factory.GetMessageClass(method.output_type)
+            return _unimplemented(method)
+        parse = message_factory.GetMessageClass(method.input_type).FromString
+        name = method.name
 
-        async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def handle(call: ServerCall, data: bytes) -> bytes:
             started = time.perf_counter()
             try:
-                self._authorize(context)
-                return await impl(GrpcCall(self._app, self._runtime, context), request)
+                self._authorize(call)
+                try:
+                    request = parse(data)
+                except DecodeError:
+                    raise GrpcError(
+                        StatusCode.INTERNAL, f"cannot parse the {name} request message"
+                    ) from None
+                response: bytes = (
+                    await impl(GrpcCall(self._app, self._runtime, call), request)
+                ).SerializeToString()
             except MechaError as error:
-                code, message, trailers = status_of(error)
-                context.set_trailing_metadata(trailers)
-                await context.abort(code, message)
+                raise grpc_error(error) from None
             finally:
                 if self._log_calls:
                     api_log.info(
                         "gRPC API called: %s in %.2f ms",
-                        method.name,
+                        name,
                         (time.perf_counter() - started) * 1000,
                     )
+            if len(response) > self._max_message:
+                raise GrpcError(
+                    StatusCode.RESOURCE_EXHAUSTED,
+                    f"response larger than max ({len(response)} vs. {self._max_message})",
+                )
+            return response
 
-        return grpc.unary_unary_rpc_method_handler(
-            handle,
-            request_deserializer=request_class.FromString,
-            response_serializer=response_class.SerializeToString,
-        )
+        return UnaryMethod(handle)
 
-    def _authorize(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    def _authorize(self, call: ServerCall) -> None:
         if self._token is None or self._same_token is None:
             return
-        for key, value in context.invocation_metadata() or ():
+        for key, value in call.metadata:
             if key == "dapr-api-token":
                 given = value.encode() if isinstance(value, str) else value
                 if self._same_token(given, self._token):
                     return
-        raise MechaError(ErrorCode.UNAUTHORIZED, "authentication error: api token mismatch")
+        raise grpc_error(
+            MechaError(ErrorCode.UNAUTHORIZED, "authentication error: api token mismatch")
+        )
 
 
-def _unimplemented_handler(method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
-    error = MechaError(
+def _unimplemented(method: MethodDescriptor) -> Method:
+    refusal = MechaError(
         ErrorCode.API_UNIMPLEMENTED, f"{method.name} is not implemented by this runtime yet"
     )
-    code, message, trailers = status_of(error)
 
-    async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        context.set_trailing_metadata(trailers)
-        await context.abort(code, message)
+    async def refuse_unary(call: ServerCall, data: bytes) -> bytes:
+        raise grpc_error(refusal)
 
-    # Raw bytes in and out: nothing is parsed for a call that is refused anyway.
-    if method.client_streaming and method.server_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse)
-    if method.client_streaming:
-        return grpc.stream_unary_rpc_method_handler(refuse)
-    if method.server_streaming:
-        return grpc.unary_stream_rpc_method_handler(refuse)
-    return grpc.unary_unary_rpc_method_handler(refuse)
+    async def refuse_stream(call: ServerCall) -> None:
+        raise grpc_error(refusal)
+
+    # Nothing is parsed for a call that is refused anyway.
+    if method.client_streaming or method.server_streaming:
+        return StreamMethod(refuse_stream)
+    return UnaryMethod(refuse_unary)
