@@ -58,9 +58,9 @@ def _run(config: runtime_config.RuntimeConfig) -> int:
     # Imported here so `mecha --help` stays instant.
     import uvloop
 
-    from mecha.dapr_protos import skip_sdk_package_init
+    from mecha.dapr_protos import skip_sdk_package_inits
 
-    skip_sdk_package_init()
+    skip_sdk_package_inits()
     from mecha.runtime import Runtime, StartupError
 
     async def serve() -> int:

@@ -18,12 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import grpc
-
 from mecha.blocks.invocation.errors import AppTimeout
 from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
-from mecha.channel.grpc import GrpcAppChannel
-from mecha.channel.h2c import H2cAppChannel
 from mecha.channel.health import AppHealth, HealthCheckedChannel, HealthSettings
 from mecha.channel.http import HttpAppChannel
 from mecha.channel.protocols import AppChannel
@@ -109,6 +105,8 @@ def build_app_channel(
     elif protocol == "https":
         channel = _http_channel(settings, _https_client(), owns_client=True)
     elif protocol == "h2c":
+        from mecha.channel.h2c import H2cAppChannel
+
         channel = H2cAppChannel(
             settings.address,
             settings.port,
@@ -116,6 +114,11 @@ def build_app_channel(
             health_check_path=settings.health.path if settings.health else "/healthz",
         )
     elif protocol in ("grpc", "grpcs"):
+        # grpcio (~10 MB resident) is loaded only for an app that speaks gRPC.
+        import grpc
+
+        from mecha.channel.grpc import GrpcAppChannel
+
         credentials = None
         if protocol == "grpcs":
             credentials = grpc.ssl_channel_credentials(_trusted_roots(settings.tls_ca_file))
