@@ -478,6 +478,8 @@ class GrpcConnection(Sender):
         if not call.remote_closed:
             frames += f.rst_stream(call.id, f.NO_ERROR)
         self.write(frames)
+        if not self._holding:
+            self.flush()  # the answer goes out now rather than one loop turn later
         self._forget(call)
         return None
 

@@ -87,7 +87,11 @@ class RespConnection(asyncio.Protocol):
                 self._watchdog = self._loop.call_at(deadline, self._check_deadline)
         self._waiters.append((future, replies, deadline))
         self._outgoing.append(payload)
-        if not self._flush_scheduled:
+        if len(self._waiters) == 1 and not self._flush_scheduled:
+            # Nothing else in flight: the connection is idle, so waiting for company would
+            # only add a loop turn to this command's latency.
+            self._flush()
+        elif not self._flush_scheduled:
             # Commands sent by other callers in this loop iteration leave in the same write.
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
