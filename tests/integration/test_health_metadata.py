@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 import orjson
 import pytest
-from dapr.proto.runtime.v1 import metadata_pb2
+from dapr.proto.runtime.v1 import metadata_pb2, state_pb2
 
 import mecha
 from tests.integration.conftest import StartMecha
@@ -129,3 +129,17 @@ def test_metadata_answer_follows_changes(mecha: MechaProcess) -> None:
     with channel:
         stub.SetMetadata(metadata_pb2.SetMetadataRequest(key="stage", value="two"))
     assert orjson.loads(mecha.request("GET", "/v1.0/metadata")[2])["extended"]["stage"] == "two"
+
+
+def test_api_logging_names_each_call_on_both_apis(start_mecha: StartMecha) -> None:
+    process = start_mecha(args=("--enable-api-logging",)).wait_ready()
+    assert process.request("GET", "/v1.0/metadata")[0] == 200
+    channel, stub = _stub(process)
+    with channel:
+        stub.GetMetadata(metadata_pb2.GetMetadataRequest())
+        with pytest.raises(grpc.RpcError):
+            stub.GetState(state_pb2.GetStateRequest(store_name="nope", key="k"))
+    output = process.output
+    assert "HTTP API called: GET /v1.0/metadata (GetMetadata) -> 200" in output
+    assert "gRPC API called: GetMetadata in" in output
+    assert "gRPC API called: GetState in" in output  # failed calls are logged too
