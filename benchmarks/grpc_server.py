@@ -137,12 +137,7 @@ def _measure(server: str, callers: int, seconds: float) -> Run:
         run = uvloop.run(_load(port, callers, seconds, process.pid))
         return Run(server, run.calls, run.seconds, run.server_cpu_s)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        procfs.stop(process, 10)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from benchmarks.harness import free_port
+from benchmarks.harness import free_port, procfs
 from benchmarks.harness.tools import find_program
 from benchmarks.state_settings import HOST
 
@@ -55,12 +55,7 @@ def private_redis(cpus: Collection[int] | None, timeout_s: float = 10.0) -> Iter
         _wait_for_ping(process, port, timeout_s)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        procfs.stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -99,3 +101,14 @@ def pin(pid: int, cpus: Iterable[int]) -> None:
                 os.sched_setaffinity(task, cpu_set)
             except (ProcessLookupError, FileNotFoundError):
                 continue
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`; harmless once it has."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -64,13 +63,7 @@ class Server:
         Calling it again is harmless.
         """
         started = time.perf_counter()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        procfs.stop(self.process, timeout_s)
         took = time.perf_counter() - started
         shutil.rmtree(self.workdir, ignore_errors=True)
         return took
