@@ -112,6 +112,18 @@ def test_unimplemented_rpc_answers_unimplemented_at_once(mecha: MechaProcess) ->
     assert "PublishEvent" in (refused.value.details() or "")
 
 
+def test_a_request_message_that_does_not_parse_fails_only_its_call(mecha: MechaProcess) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{mecha.grpc_port}") as channel:
+        get_state = channel.unary_unary("/dapr.proto.runtime.v1.Dapr/GetState", None, None)
+        with pytest.raises(grpc.RpcError) as refused:
+            get_state(b"\xff\xff\xff", timeout=5)
+        assert refused.value.code() == grpc.StatusCode.INTERNAL
+        assert "GetState request" in (refused.value.details() or "")
+        metadata = channel.unary_unary("/dapr.proto.runtime.v1.Dapr/GetMetadata", None, None)
+        answer = metadata_pb2.GetMetadataResponse.FromString(metadata(b"", timeout=5))
+        assert answer.id == "orders"
+
+
 def test_two_runtimes_do_not_share_a_port(start_mecha: StartMecha, mecha: MechaProcess) -> None:
     clash = start_mecha(args=("--dapr-grpc-port", str(mecha.grpc_port)))
     # The flag given last wins, so the second runtime asks for the first one's gRPC port.
