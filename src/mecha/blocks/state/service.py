@@ -150,7 +150,7 @@ class StateService:
 
     async def get(self, app_id: str, store_name: str, request: GetRequest) -> Item | None:
         store = self._store(app_id, store_name)
-        stored = dataclasses.replace(request, key=self._key(store, app_id, request.key))
+        stored = _changed(request, key=self._key(store, app_id, request.key))
         return await _call(
             store,
             store.component.get(stored),
@@ -187,7 +187,7 @@ class StateService:
 
     async def delete(self, app_id: str, store_name: str, request: DeleteRequest) -> None:
         store = self._store(app_id, store_name)
-        prepared = dataclasses.replace(request, key=self._key(store, app_id, request.key))
+        prepared = _changed(request, key=self._key(store, app_id, request.key))
         await _each(
             store,
             [prepared],
@@ -201,7 +201,7 @@ class StateService:
         self, app_id: str, store_name: str, requests: Sequence[DeleteRequest]
     ) -> None:
         store = self._store(app_id, store_name)
-        prepared = [dataclasses.replace(r, key=self._key(store, app_id, r.key)) for r in requests]
+        prepared = [_changed(r, key=self._key(store, app_id, r.key)) for r in requests]
         await _each(
             store,
             prepared,
@@ -235,7 +235,7 @@ class StateService:
             if isinstance(op, SetRequest):
                 prepared.append(self._set_request(store, app_id, op))
             else:
-                prepared.append(dataclasses.replace(op, key=self._key(store, app_id, op.key)))
+                prepared.append(_changed(op, key=self._key(store, app_id, op.key)))
         request = TransactionRequest(tuple(prepared), metadata)
         try:
             await component.transact(request)
@@ -299,12 +299,30 @@ class StateService:
         content_type = request.content_type
         if content_type is None and metadata:
             content_type = metadata.get(CONTENT_TYPE_KEY)
-        return dataclasses.replace(
+        return _changed(
             request,
             key=self._key(store, app_id, request.key),
             ttl_seconds=ttl,
             content_type=content_type,
         )
+
+
+_R = TypeVar("_R", bound=GetRequest | SetRequest | DeleteRequest)
+_set_attribute = object.__setattr__
+
+
+def _changed(request: _R, **changes: object) -> _R:
+    """`dataclasses.replace` for the request dataclasses (frozen, slotted, no __post_init__)
+    at a third of its cost: it runs on every state operation."""
+    cls = type(request)
+    names: tuple[str, ...] = cls.__slots__
+    for name in changes:
+        if name not in names:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+    clone = object.__new__(cls)
+    for name in names:
+        _set_attribute(clone, name, changes[name] if name in changes else getattr(request, name))
+    return clone
 
 
 def parse_ttl(text: str) -> int:
