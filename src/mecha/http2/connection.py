@@ -477,9 +477,7 @@ class GrpcConnection(Sender):
             frames = f.header_frames(call.id, call.initial_block, False, max_frame) + frames
         if not call.remote_closed:
             frames += f.rst_stream(call.id, f.NO_ERROR)
-        self.write(frames)
-        if not self._holding:
-            self.flush()  # the answer goes out now rather than one loop turn later
+        self.write_now(frames)
         self._forget(call)
         return None
 

@@ -50,6 +50,13 @@ class Sender(asyncio.Protocol):
             self._flush_scheduled = True
             self.loop.call_soon(self.flush)
 
+    def write_now(self, data: bytes) -> None:
+        """Like `write`, but out at once (with anything pending) unless input is being
+        processed: for an answer that should not wait a loop turn."""
+        self._out.append(data)
+        if not self._holding:
+            self.flush()
+
     def flush(self) -> None:
         self._flush_scheduled = False
         out = self._out
