@@ -65,6 +65,12 @@ class Listeners:
         self._ports.append(bound_port)
         return bound_port
 
+    async def listen_all(self, hosts: tuple[str, ...], port: int) -> int:
+        """Listens on every host with one port: `port`, or the one the first host drew for 0."""
+        for host in hosts:
+            port = await self.listen(host, port)
+        return port
+
     @property
     def ports(self) -> list[int]:
         """The bound port of each listen() call, in order."""

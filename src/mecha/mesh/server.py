@@ -27,9 +27,7 @@ class MeshServer:
         )
 
     async def listen(self, addresses: tuple[str, ...], port: int) -> int:
-        for address in addresses:
-            port = await self.server.listen(address, port)
-        return port
+        return await self.server.listen_all(addresses, port)
 
     async def close(self, grace: float) -> None:
         await self.server.close(grace)

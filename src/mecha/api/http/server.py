@@ -55,9 +55,7 @@ class HttpApi:
 
     async def listen(self, addresses: tuple[str, ...], port: int) -> int:
         """Listen on every address; the bound port (the one chosen when `port` is 0)."""
-        for address in addresses:
-            port = await self.server.listen(address, port)
-        return port
+        return await self.server.listen_all(addresses, port)
 
     async def close(self, grace: float) -> None:
         await self.server.close(grace)
