@@ -23,6 +23,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
 from mecha.blocks.invocation.models import CallContext, GrpcStatus, InvokeRequest, InvokeResponse
+from mecha.channel.grpcio_metadata import STATUS_DETAILS_KEY, pairs, status_details
 
 log = logging.getLogger("mecha.channel.grpc")
 
@@ -33,7 +34,6 @@ DEFAULT_MAX_MESSAGE_BYTES = (4 << 20) + (64 << 10)
 
 _ON_INVOKE = "/dapr.proto.runtime.v1.AppCallback/OnInvoke"
 _HEALTH_CHECK = "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck"
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # How gRPC's HTTP/2 transport words the failure of a call in flight on a connection it lost
 # (the connection itself may still look ready for a moment).
 _STREAM_REMOVED = "Stream removed"
@@ -246,10 +246,7 @@ class GrpcAppChannel:
             raise AppTimeout(f"app at {self._target} did not answer within {context.timeout}s")
         code_number: int = code.value[0]
         trailers = error.trailing_metadata()
-        packed = b""
-        for key, value in _pairs(trailers):
-            if key == _STATUS_DETAILS_KEY and isinstance(value, bytes):
-                packed = value
+        packed = status_details(pairs(trailers))
         return InvokeResponse(
             status=http_status_of_grpc_code(code),
             headers=_headers_of(error.initial_metadata()),
@@ -315,14 +312,14 @@ def _status_details(trailers: object) -> list[dict[str, Any]]:
     # grpc.aio errors carry grpc.aio.Metadata here, whatever the type stubs say.
     if not isinstance(trailers, grpc.aio.Metadata):
         return []
-    raw = trailers.get(_STATUS_DETAILS_KEY)
+    raw = trailers.get(STATUS_DETAILS_KEY)
     if not isinstance(raw, bytes):
         return []
     status = status_pb2.Status()
     try:
         status.ParseFromString(raw)
     except Exception:
-        log.debug("app sent unreadable %s", _STATUS_DETAILS_KEY)
+        log.debug("app sent unreadable %s", STATUS_DETAILS_KEY)
         return []
     details: list[dict[str, Any]] = []
     for detail in status.details:
@@ -333,8 +330,3 @@ def _status_details(trailers: object) -> list[dict[str, Any]]:
             value = base64.b64encode(detail.value).decode("ascii")
             details.append({"@type": detail.type_url, "value": value})
     return details
-
-
-def _pairs(metadata: object) -> list[tuple[str, str | bytes]]:
-    """Metadata as (key, value) pairs, whatever container grpc handed back."""
-    return [(str(item[0]), item[1]) for item in metadata or ()]  # type: ignore[attr-defined]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mecha.api.grpc.errors import grpc_error
 from mecha.blocks.invocation.service import split_target
+from mecha.channel.grpcio_metadata import STATUS_DETAILS_KEY, pairs, status_details
 from mecha.errors import ErrorCode, MechaError
 from mecha.http2 import GrpcError, MetadataValue, ServerCall, StatusCode
 from mecha.observability.tracing import next_traceparent
@@ -28,7 +29,6 @@ APP_ID_KEY = "dapr-app-id"
 _DROPPED = frozenset(
     {"dapr-api-token", "traceparent", "tracestate", "dapr-caller-app-id", "dapr-callee-app-id"}
 )
-_DETAILS_KEY = "grpc-status-details-bin"
 
 
 def _identity(data: bytes) -> bytes:
@@ -64,16 +64,16 @@ class GrpcProxy:
         try:
             initial = await upstream.initial_metadata()
             if initial:
-                call.send_initial_metadata(_pairs(initial))
+                call.send_initial_metadata(pairs(initial))
             async for reply in upstream:
                 await call.write(reply)
-            trailing = _pairs(await upstream.trailing_metadata())
+            trailing = pairs(await upstream.trailing_metadata())
         except grpc.aio.AioRpcError as error:
-            trailing = _pairs(error.trailing_metadata())
+            trailing = pairs(error.trailing_metadata())
             raise GrpcError(
                 error.code().value[0],
                 error.details() or "",
-                _details_of(trailing),
+                status_details(trailing),
                 trailers=_without_details(trailing),
             ) from None
         finally:
@@ -131,17 +131,5 @@ async def _requests(call: ServerCall) -> AsyncIterator[bytes]:
         yield message
 
 
-def _pairs(metadata: Any) -> list[tuple[str, MetadataValue]]:
-    """grpcio's metadata (pairs of name and value) as ours."""
-    return [(str(key), value) for key, value in metadata or ()]
-
-
-def _details_of(metadata: list[tuple[str, MetadataValue]]) -> bytes:
-    for key, value in metadata:
-        if key == _DETAILS_KEY and isinstance(value, bytes):
-            return value
-    return b""
-
-
 def _without_details(metadata: list[tuple[str, MetadataValue]]) -> list[tuple[str, MetadataValue]]:
-    return [(key, value) for key, value in metadata if key != _DETAILS_KEY]
+    return [(key, value) for key, value in metadata if key != STATUS_DETAILS_KEY]
