@@ -2,24 +2,37 @@
 
 Used for the app channel and for runtime-to-runtime calls, so a request costs one write of
 head and body on a pooled connection and is answered from inside the protocol callbacks: no
-task, no connection setup, no stream objects. A client belongs to the event loop it is first
+task, no connection setup, no stream objects. `send` hands the answer to a callback; `request`
+is the same, awaited. A client belongs to the event loop it is first
 used on. With an `ssl` context, every connection of the client speaks TLS (HTTPS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl as ssl_module
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 from mecha.http1.client_message import (
     ClientError,
     ClientResponse,
+    ConnectError,
     NotSentError,
     UnansweredError,
 )
 from mecha.http1.client_pool import HostPool
 from mecha.http1.client_wire import encode_head
+
+if TYPE_CHECKING:
+    from mecha.http1.client_connection import ClientConnection
+
+_log = logging.getLogger("mecha.http.client")
+
+Done = Callable[[ClientResponse | ClientError], None]
+"""Hears how a request ended: its whole response, or the ClientError that ended it."""
 
 # Methods a lost answer may be retried for (as Go's client does): repeating them changes nothing.
 _REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -49,17 +62,19 @@ class HttpClient:
         self._pools: dict[tuple[str, int], HostPool] = {}
         self._closed = False
 
-    async def request(
+    def send(
         self,
         host: str,
         port: int,
         method: str,
         target: str,
-        headers: Iterable[tuple[str, str]] = (),
+        done: Done,
+        headers: Sequence[tuple[str, str | bytes]] = (),
         body: bytes = b"",
         timeout: float | None = None,
-    ) -> ClientResponse:
-        """Sends one request and returns the whole response.
+    ) -> Outgoing:
+        """Sends one request; `done` gets the whole response or a ClientError, from a protocol
+        callback (on a pooled connection, no task is involved) or, rarely, before this returns.
 
         `target` is the path (and `?query`), percent-encoded as it goes on the wire. Host and
         Content-Length are set here; a Host among `headers` replaces the default one. The
@@ -67,30 +82,49 @@ class HttpClient:
         Transfer-Encoding, which belong to the client. `timeout` bounds the whole request:
         waiting for a connection, sending, and receiving the complete response.
 
-        Raises ConnectError (not delivered, safe to retry), ClientTimeout, ClientError (which
-        may have been processed: a lost answer to a non-repeatable method), and
-        ValueError for a method, target or header that cannot be sent as given.
+        The errors: ConnectError (not delivered, safe to retry), ClientTimeout, ClientError
+        (which may have been processed: a lost answer to a non-repeatable method). Raises
+        ValueError at once for a method, target or header that cannot be sent as given.
         """
         pool = self._pools.get((host, port))
         if pool is None:
             pool = self._add_pool(host, port)
         head = encode_head(method, target, pool.host_line, headers, len(body))
-        head_request = method == "HEAD"
         deadline = None if timeout is None else pool.loop.time() + timeout
+        outgoing = Outgoing(pool, method, head, body, deadline, done)
         connection = pool.take_idle()
-        reused = True
         if connection is None:
-            connection, reused = await pool.acquire(deadline, fresh=False)
+            outgoing.connect(fresh=False)
+        else:
+            outgoing.reused = True
+            connection.start(outgoing)
+        return outgoing
+
+    async def request(
+        self,
+        host: str,
+        port: int,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str | bytes]] = (),
+        body: bytes = b"",
+        timeout: float | None = None,
+    ) -> ClientResponse:
+        """`send`, awaited: returns the response, raises the ClientError."""
+        answered: asyncio.Future[ClientResponse | ClientError] = (
+            asyncio.get_running_loop().create_future()
+        )
+        outgoing = self.send(
+            host, port, method, target, partial(_fulfil, answered), headers, body, timeout
+        )
         try:
-            return await connection.exchange(head, body, head_request, deadline)
-        except NotSentError:
-            pass
-        except UnansweredError:
-            if not reused or method not in _REPEATABLE:
-                raise
-        # The server closed the idle connection as the request went out: once more, anew.
-        connection, _ = await pool.acquire(deadline, fresh=True)
-        return await connection.exchange(head, body, head_request, deadline)
+            outcome = await answered
+        except BaseException:
+            outgoing.cancel()
+            raise
+        if isinstance(outcome, ClientError):
+            raise outcome
+        return outcome
 
     async def close(self, *, grace: float = 5.0) -> None:
         """Closes idle connections at once; waits up to `grace` seconds for requests in
@@ -120,3 +154,106 @@ class HttpClient:
         )
         self._pools[(host, port)] = pool
         return pool
+
+
+class Outgoing:
+    """One request on its way: sent on a pooled connection, once more on a new one when the
+    first turned out closed, and its outcome handed to `done`."""
+
+    __slots__ = (
+        "_done",
+        "_pool",
+        "_retried",
+        "_task",
+        "body",
+        "connection",
+        "deadline",
+        "head",
+        "head_request",
+        "method",
+        "reused",
+    )
+
+    def __init__(
+        self,
+        pool: HostPool,
+        method: str,
+        head: bytes,
+        body: bytes,
+        deadline: float | None,
+        done: Done,
+    ) -> None:
+        self._pool = pool
+        self.method = method
+        self.head = head
+        self.body = body
+        self.head_request = method == "HEAD"
+        self.deadline = deadline
+        self._done: Done | None = done
+        self.reused = False
+        """The connection carried an exchange before this one."""
+        self._retried = False
+        self._task: asyncio.Task[None] | None = None
+        self.connection: ClientConnection | None = None
+        """The connection carrying the exchange now (set by the connection)."""
+
+    def settle(self, outcome: ClientResponse | ClientError) -> None:
+        """The connection's outcome; `done` hears it unless the request is tried once more."""
+        self.connection = None
+        if isinstance(outcome, ClientError) and self._may_retry(outcome):
+            # The server closed the idle connection as the request went out: once more, anew.
+            self._retried = True
+            self.connect(fresh=True)
+            return
+        done, self._done = self._done, None
+        if done is not None:
+            try:
+                done(outcome)
+            except Exception:
+                _log.exception("a response callback failed")
+
+    def cancel(self) -> None:
+        """No outcome is wanted any more: the exchange stops, its connection is closed."""
+        self._done = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.abandon(self)
+
+    def connect(self, *, fresh: bool) -> None:
+        """Waits for a connection (a new one when `fresh`) in a task, then sends on it."""
+        self._task = self._pool.loop.create_task(self._acquire(fresh))
+
+    def _may_retry(self, error: ClientError) -> bool:
+        if self._retried:
+            return False
+        if isinstance(error, NotSentError):
+            return True
+        return isinstance(error, UnansweredError) and self.reused and self.method in _REPEATABLE
+
+    async def _acquire(self, fresh: bool) -> None:
+        try:
+            connection, self.reused = await self._pool.acquire(self.deadline, fresh)
+        except ClientError as error:
+            self._task = None
+            self.settle(error)
+            return
+        except Exception as error:
+            self._task = None
+            _log.exception("cannot open a connection to %s", self._pool.address)
+            self.settle(ConnectError(f"cannot connect to {self._pool.address}: {error!r}"))
+            return
+        self._task = None
+        if self._done is None:
+            self._pool.release(connection)  # cancelled as the connection came
+            return
+        connection.start(self)
+
+
+def _fulfil(
+    answered: asyncio.Future[ClientResponse | ClientError], outcome: ClientResponse | ClientError
+) -> None:
+    if not answered.done():
+        answered.set_result(outcome)

@@ -2,7 +2,8 @@
 
 A connection carries one exchange at a time. The response is completed inside
 `data_received`, and a connection that may carry another request goes straight back to its
-pool from there, before the caller even resumes. Anything that leaves the connection in an
+pool from there, before the exchange's owner hears of the response (so that it may send its
+next request on the same connection at once). Anything that leaves the connection in an
 unknown state (a timeout, a cancelled caller, a malformed or unsolicited byte, an early answer
 to a request still being sent) closes it instead.
 """
@@ -26,10 +27,11 @@ from mecha.http1.client_message import (
     NotSentError,
     UnansweredError,
 )
-from mecha.http1.message import Headers
+from mecha.http1.message import RAW_VALUES, Headers
 from mecha.http1.parse import header_name, header_names
 
 if TYPE_CHECKING:
+    from mecha.http1.client import Outgoing
     from mecha.http1.client_pool import HostPool
 
 # Bodies up to this size are joined to the head and go out in one write; larger ones are
@@ -38,6 +40,7 @@ BODY_SLICE = 64 * 1024
 _MAX_HEAD_BYTES = 256 * 1024
 # llhttp ends these interim responses at their head; other 1xx codes it would read to EOF.
 _INTERIM = frozenset({100, 102, 103})
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 _new_object = object.__new__
 
 
@@ -62,7 +65,6 @@ class ClientConnection(asyncio.Protocol):
         "_connection_field",
         "_content_length",
         "_done",
-        "_drain",
         "_feed",
         "_head_bytes",
         "_head_fed",
@@ -71,15 +73,16 @@ class ClientConnection(asyncio.Protocol):
         "_in_head",
         "_keep_alive",
         "_max_body",
+        "_outgoing",
         "_parser",
         "_reason",
         "_received",
-        "_sending",
         "_status",
         "_timer",
+        "_unsent",
+        "_unsent_from",
         "_until_close",
         "_version",
-        "_waiter",
         "_write_paused",
         "closed",
         "idle_since",
@@ -101,13 +104,13 @@ class ClientConnection(asyncio.Protocol):
         """Counted in its pool's size: set once the pool has handed it out."""
         self.in_idle = False
         self.idle_since = 0.0
-        self._waiter: asyncio.Future[ClientResponse] | None = None
-        """The current exchange's response; None while idle or once settled."""
+        self._outgoing: Outgoing | None = None
+        """The current exchange; None while idle or once settled."""
         self._timer: asyncio.TimerHandle | None = None
         self._write_paused = False
-        self._drain: asyncio.Future[None] | None = None
-        self._sending = False
-        """A large body is still being written."""
+        self._unsent: memoryview | None = None
+        """A large body still being written, from `_unsent_from` on."""
+        self._unsent_from = 0
         self._head_request = False
         self._received = False
         self._done = False
@@ -117,7 +120,7 @@ class ClientConnection(asyncio.Protocol):
         self._status = 0
         self._version = "1.1"
         self._reason = b""
-        self._headers: list[tuple[str, str]] = []
+        self._headers: list[tuple[str, bytes]] = []
         self._content_length = -1
         self._connection_field = ""
         self._chunked = False
@@ -133,71 +136,55 @@ class ClientConnection(asyncio.Protocol):
 
     # one exchange
 
-    async def exchange(
-        self, head: bytes, body: bytes, head_request: bool, deadline: float | None
-    ) -> ClientResponse:
-        """Sends one request and returns its response; the connection is then either back in
-        its pool or closed."""
+    def start(self, outgoing: Outgoing) -> None:
+        """Sends the request of `outgoing`, which hears the outcome from this connection's
+        callbacks (at once if the connection turns out closed). The connection is then back
+        in its pool, or closed, before `outgoing` hears of it."""
         transport = self.transport
         if transport is None or self.closed:
-            raise NotSentError(f"connection to {self.pool.address} closed before the request")
-        loop = self.pool.loop
-        waiter: asyncio.Future[ClientResponse] = loop.create_future()
-        self._waiter = waiter
-        self._head_request = head_request
+            outgoing.settle(
+                NotSentError(f"connection to {self.pool.address} closed before the request")
+            )
+            return
+        self._outgoing = outgoing
+        outgoing.connection = self
+        self._head_request = outgoing.head_request
         self._received = self._done = False
+        deadline = outgoing.deadline
         if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_deadline)
-        try:
-            if len(body) <= BODY_SLICE:
-                transport.write(head + body if body else head)
-            else:
-                await self._send_large(transport, waiter, head, body)
-            return await waiter
-        except BaseException:
-            self._abandon(waiter)
-            raise
+            self._timer = self.pool.loop.call_at(deadline, self._on_deadline)
+        head, body = outgoing.head, outgoing.body
+        if len(body) <= BODY_SLICE:
+            transport.write(head + body if body else head)
+        else:
+            self._unsent = memoryview(body)
+            self._unsent_from = 0
+            transport.write(head)
+            self._write_body()
 
-    async def _send_large(
-        self,
-        transport: asyncio.Transport,
-        waiter: asyncio.Future[ClientResponse],
-        head: bytes,
-        body: bytes,
-    ) -> None:
-        """Writes the body a slice at a time, waiting whenever the transport asks to pause.
-
-        Stops early when the exchange is settled meanwhile (a response already, or a failure).
-        """
-        view = memoryview(body)
-        self._sending = True
-        try:
-            transport.writelines((head, view[:BODY_SLICE]))
-            for start in range(BODY_SLICE, len(body), BODY_SLICE):
-                while self._write_paused and self._waiter is waiter:
-                    self._drain = drain = self.pool.loop.create_future()
-                    await drain
-                if self._waiter is not waiter:
-                    return
-                transport.write(view[start : start + BODY_SLICE])
-        finally:
-            self._sending = False
-
-    def _abandon(self, waiter: asyncio.Future[ClientResponse]) -> None:
-        """The caller stops waiting (cancelled, or the exchange failed): a connection left
-        mid-exchange cannot carry another request."""
-        if self._waiter is waiter:
-            self._waiter = None
+    def abandon(self, outgoing: Outgoing) -> None:
+        """`outgoing` no longer wants its answer: a connection left mid-exchange cannot carry
+        another request."""
+        if self._outgoing is outgoing:
+            self._outgoing = None
             self._close(abort=True)
-        if not waiter.done():
-            waiter.cancel()
-        elif not waiter.cancelled():
-            waiter.exception()  # retrieved here, so asyncio does not report it as lost
+
+    def _write_body(self) -> None:
+        """Writes the rest of a large body a slice at a time while the transport takes it."""
+        transport = self.transport
+        view = self._unsent
+        while view is not None and transport is not None and not self._write_paused:
+            start = self._unsent_from
+            transport.write(view[start : start + BODY_SLICE])
+            start += BODY_SLICE
+            if start >= len(view):
+                view = self._unsent = None
+            self._unsent_from = start
 
     def _settle(self) -> None:
-        """The response is complete: hand it over, then pool or close the connection."""
-        waiter = self._waiter
-        self._waiter = None
+        """The response is complete: pool or close the connection, then hand the response over."""
+        outgoing = self._outgoing
+        self._outgoing = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -208,9 +195,9 @@ class ClientConnection(asyncio.Protocol):
             body = b"".join(self._body_parts)
             self._body_parts = None
         self._body = None
-        headers = _new_object(Headers)  # without __init__: names are lower-cased already
+        headers = _new_object(Headers)  # as Headers.received(), without the call
         headers._items = self._headers
-        headers._index = None
+        headers._index = RAW_VALUES
         response = ClientResponse(
             self._status,
             self._reason.decode("latin1"),
@@ -218,22 +205,23 @@ class ClientConnection(asyncio.Protocol):
             body,
             self._version,
         )
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
-        if self._keep_alive and not self._sending and not self._until_close:
+        # An answer that came while the body was still going out ends the connection.
+        if self._keep_alive and self._unsent is None and not self._until_close:
             self.pool.release(self)
         else:
             self._close()
+        if outgoing is not None:
+            outgoing.settle(response)
 
     def _fail(self, error: ClientError, *, abort: bool = True) -> None:
-        waiter = self._waiter
-        self._waiter = None
+        outgoing = self._outgoing
+        self._outgoing = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
         self._close(abort=abort)
+        if outgoing is not None:
+            outgoing.settle(error)
 
     def _on_deadline(self) -> None:
         self._timer = None
@@ -241,7 +229,7 @@ class ClientConnection(asyncio.Protocol):
 
     def close(self, *, abort: bool = False) -> None:
         """Closes the connection; an exchange in progress fails."""
-        if self._waiter is not None:
+        if self._outgoing is not None:
             self._fail(ClientError(f"connection to {self.pool.address} closed by the client"))
         else:
             self._close(abort=abort)
@@ -265,14 +253,7 @@ class ClientConnection(asyncio.Protocol):
                 transport.abort()
             else:
                 transport.close()
-        self._wake_sender()
-
-    def _wake_sender(self) -> None:
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
+        self._unsent = None
 
     # asyncio.Protocol
 
@@ -282,14 +263,14 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        if self._waiter is not None:
+        if self._outgoing is not None:
             self._fail(self._lost_error(exc))
         elif not self.closed:
             self._close()
         self.pool.connection_lost(self)
 
     def eof_received(self) -> bool:
-        if self._waiter is not None:
+        if self._outgoing is not None:
             if self._until_close:
                 self._settle()  # the body ends with the connection
             else:
@@ -303,10 +284,11 @@ class ClientConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._wake_sender()
+        if self._unsent is not None:
+            self._write_body()
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None:
+        if self._outgoing is None:
             # Nothing was asked: a server that talks out of turn has lost track of the exchange.
             self._close(abort=True)
             return
@@ -380,14 +362,14 @@ class ClientConnection(asyncio.Protocol):
         if size > _MAX_HEAD_BYTES:
             raise _Abort(self._head_too_large())
         key = header_names.get(name) or header_name(name)
-        text = value.decode("latin1")
-        self._headers.append((key, text))
-        if key == "content-length":
-            self._content_length = int(text)  # llhttp has checked it is digits
-        elif key == "transfer-encoding":
-            self._chunked = text.rpartition(",")[2].strip().lower() == "chunked"
-        elif key == "connection":
-            self._connection_field = text
+        self._headers.append((key, value))
+        if key in _FRAMING:
+            if key == "content-length":
+                self._content_length = int(value)  # llhttp has checked it is digits
+            elif key == "transfer-encoding":
+                self._chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
+            else:
+                self._connection_field = value.decode("latin1")
 
     def on_headers_complete(self) -> None:
         self._in_head = False

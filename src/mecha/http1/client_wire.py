@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from mecha.http1.wire import MANAGED_FIELDS, content_length_line, field_lines
 
@@ -41,7 +41,7 @@ def encode_head(
     method: str,
     target: str,
     host: bytes,
-    headers: Iterable[tuple[str, str]],
+    headers: Sequence[tuple[str, str | bytes]],
     body_size: int,
 ) -> bytes:
     """The request line and header section, ending with the blank line.
@@ -53,7 +53,7 @@ def encode_head(
     request_line = _request_line(method, target)
     fields = b""
     if headers:
-        kept: list[tuple[str, str]] = []
+        kept: list[tuple[str, str | bytes]] = []
         for name, value in headers:
             lowered = name.lower()
             if lowered in MANAGED_FIELDS:

@@ -2,9 +2,10 @@
 
 Requests of a connection are handled one at a time, in arrival order (RFC 9112 §9.3.2 allows
 parallel handling of pipelined requests only for safe methods), so responses leave in order by
-construction. A handler that returns a Response, or an awaitable that completes without
-suspending, is answered inside the parser callback with no task; only a handler that really
-suspends gets a task, which then also works through the requests queued behind it.
+construction. A handler that returns a Response is answered inside the parser callback; one that
+returns a Deferred is answered inside the callback that resolves it. Neither costs a task. A
+handler that returns an awaitable gets a task, which then also works through the requests
+queued behind it.
 
 A client that closes (or half-closes) while its handler is suspended is taken as gone, as daprd
 does: the handler is cancelled. Answers that need no waiting still reach a half-closed client.
@@ -21,7 +22,7 @@ from typing import cast
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
 
 from mecha.http1.context import ServerContext
-from mecha.http1.message import Request, Response
+from mecha.http1.message import Deferred, Request, Response
 from mecha.http1.parse import ProtocolViolationError, RequestAssembler, StopParsingError
 from mecha.http1.steps import Pending, checked
 from mecha.http1.wire import (
@@ -49,6 +50,8 @@ class HttpConnection(asyncio.Protocol):
         "_busy",
         "_closing",
         "_ctx",
+        "_deferred",
+        "_deferred_request",
         "_draining",
         "_eof",
         "_failure",
@@ -94,6 +97,9 @@ class HttpConnection(asyncio.Protocol):
         self._busy = False
         """A handler has suspended and its task will answer it."""
         self._task: asyncio.Task[None] | None = None
+        self._deferred: Deferred | None = None
+        """The Deferred answer being waited for, and its request."""
+        self._deferred_request: Request | None = None
         self._held: bytes | memoryview | None = None
         """Input received but not parsed yet (back-pressure); reading is paused meanwhile."""
         self._read_paused = False
@@ -132,6 +138,11 @@ class HttpConnection(asyncio.Protocol):
             self._timer = None
         if self._task is not None:
             self._task.cancel()  # the client is gone, and with it the reason to finish
+        deferred = self._deferred
+        if deferred is not None:
+            self._deferred = self._deferred_request = None
+            self._ctx.in_flight -= 1
+            deferred.cancel()
         self._ctx.forget(self)
 
     def data_received(self, data: bytes) -> None:
@@ -320,6 +331,12 @@ class HttpConnection(asyncio.Protocol):
             result = self._handler(request)
             if isinstance(result, Response):
                 response = result
+            elif isinstance(result, Deferred):
+                answer = result.take()
+                if answer is None:
+                    self._await_deferred(result, request)
+                    return  # answered from the callback that resolves it
+                response = answer
             else:
                 self._await_response(result, request)
                 return  # its task answers
@@ -328,6 +345,23 @@ class HttpConnection(asyncio.Protocol):
             response = ctx.error_response(500, "internal server error")
         ctx.in_flight -= 1
         self._respond(request, response)
+
+    def _await_deferred(self, deferred: Deferred, request: Request) -> None:
+        self._busy = True
+        self._deferred = deferred
+        self._deferred_request = request
+        deferred.listen(self._on_deferred)
+
+    def _on_deferred(self, response: Response) -> None:
+        request = self._deferred_request
+        self._deferred = self._deferred_request = None
+        self._ctx.in_flight -= 1
+        self._busy = False
+        if self._transport is None or request is None:
+            return
+        self._last_active = self._now()
+        self._respond(request, response)
+        self._advance()
 
     def _await_response(self, result: object, request: Request) -> None:
         """Hands an awaitable answer to a task, which also works through the queue behind it."""

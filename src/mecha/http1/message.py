@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
+
+_log = logging.getLogger("mecha.http")
 
 RAW_VALUES: dict[str, str] = {}
 """`Headers._index` while the values are still the bytes the parser received: they are decoded
@@ -116,16 +119,80 @@ class Response:
         self,
         status: int = 200,
         body: bytes = b"",
-        headers: Iterable[tuple[str, str]] = (),
+        headers: Iterable[tuple[str, str | bytes]] = (),
         content_type: str | None = None,
     ) -> None:
         self.status = status
         self.body = body
-        self.headers: list[tuple[str, str]] = list(headers)
+        self.headers: list[tuple[str, str | bytes]] = list(headers)
+        """Values are text (latin-1) or the bytes to send as they are."""
         self.content_type = content_type
 
     def __repr__(self) -> str:
         return f"<Response {self.status} body={len(self.body)}B>"
+
+
+Sink = Callable[[Response], None]
+
+
+class Deferred:
+    """The answer of a handler that replies from a callback instead of a coroutine.
+
+    The handler returns it at once and resolves it later, typically from inside the protocol
+    callback that completed an outbound exchange; the connection writes the response right
+    there. No task, no future, no extra turn of the event loop: the shape of the invocation
+    path, where every request waits on another connection's response.
+    """
+
+    __slots__ = ("_response", "_settled", "_sink", "on_cancel")
+
+    def __init__(self) -> None:
+        self._sink: Sink | None = None
+        self._response: Response | None = None
+        self._settled = False
+        self.on_cancel: Callable[[], None] | None = None
+        """Set by the handler: stops its work when the answer is no longer wanted (the client
+        went away). Not called once the Deferred is resolved."""
+
+    def resolve(self, response: Response) -> None:
+        """Hands over the answer; only the first call counts, and none after `cancel`."""
+        if self._settled:
+            return
+        self._settled = True
+        self.on_cancel = None
+        sink = self._sink
+        if sink is None:
+            self._response = response  # resolved before anyone listened
+            return
+        self._sink = None
+        try:
+            sink(response)
+        except Exception:
+            # The sink is the server's own; this runs inside someone else's protocol callback.
+            _log.exception("cannot deliver the response %r", response)
+
+    def cancel(self) -> None:
+        """The answer is no longer wanted; runs `on_cancel` if the work is still under way."""
+        if self._settled:
+            return
+        self._settled = True
+        self._sink = None
+        on_cancel, self.on_cancel = self.on_cancel, None
+        if on_cancel is not None:
+            on_cancel()
+
+    def take(self) -> Response | None:
+        """The answer if it has come already (then nobody else gets it)."""
+        response, self._response = self._response, None
+        return response
+
+    def listen(self, sink: Sink) -> None:
+        """`sink` gets the answer when it comes: at once if it has come already."""
+        response = self.take()
+        if response is not None:
+            sink(response)
+        elif not self._settled:
+            self._sink = sink
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +219,8 @@ class Limits:
             raise ValueError("max_pipelined must be >= 1")
 
 
-Handler = Callable[[Request], Response | Awaitable[Response]]
-"""Answers one request: a plain function (answered synchronously) or an async function."""
+Handler = Callable[[Request], Response | Deferred | Awaitable[Response]]
+"""Answers one request: at once (a Response), from a callback (a Deferred), or from a coroutine."""
 
 ProtocolErrorRenderer = Callable[[int, str], Response]
 """Builds the response for an error the server answers itself: (HTTP status, human message)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from http import HTTPStatus
 from time import time
+from typing import cast
 
 from mecha.http1 import dates
 from mecha.http1.message import Response
@@ -24,6 +26,9 @@ _status_lines: dict[int, bytes] = {
     for status in HTTPStatus
 }
 _content_type_lines: dict[str, bytes] = {}
+# "Name: " as bytes, by name; bounded, as names come from peers.
+_NAME_PREFIX_CACHE_SIZE = 512
+_name_prefixes: dict[str, bytes] = {}
 # Ready lines for the small bodies most answers have (a thousand of them take ~70 KB).
 _LENGTH_LINES = 1024
 _length_lines = [b"Content-Length: %d\r\n" % size for size in range(_LENGTH_LINES)]
@@ -48,13 +53,30 @@ def server_line(server_header: str) -> bytes:
     return field_lines([("Server", server_header)])
 
 
-def field_lines(fields: list[tuple[str, str]]) -> bytes:
-    """`Name: value` lines; ValueError if a name or value would break out of its line."""
-    text = "".join([f"{name}: {value}\r\n" for name, value in fields])
+def field_lines(fields: Sequence[tuple[str, str | bytes]]) -> bytes:
+    """`Name: value` lines; ValueError if a name or value would break out of its line.
+
+    Values are text (latin-1) or the bytes to send as they are.
+    """
+    parts: list[bytes] = []
+    for name, value in fields:
+        parts += (
+            _name_prefixes.get(name) or _name_prefix(name),
+            value if type(value) is bytes else cast(str, value).encode("latin1"),
+            b"\r\n",
+        )
+    block = b"".join(parts)
     # Exactly one CR and one LF per line, or a value is trying to smuggle a header or a body.
-    if text.count("\n") != len(fields) or text.count("\r") != len(fields):
+    if block.count(b"\n") != len(fields) or block.count(b"\r") != len(fields):
         raise ValueError("header name or value contains CR or LF")
-    return text.encode("latin1")
+    return block
+
+
+def _name_prefix(name: str) -> bytes:
+    prefix = f"{name}: ".encode("latin1")
+    if len(_name_prefixes) < _NAME_PREFIX_CACHE_SIZE:
+        _name_prefixes[name] = prefix
+    return prefix
 
 
 def _content_type_line(content_type: str) -> bytes:

@@ -14,7 +14,15 @@ from mecha.http1 import ClientError, ClientTimeout, ConnectError, Request, Respo
 from mecha.http1.client_connection import ClientConnection
 
 from .rawhttp import serve
-from .test_client_support import Peer, bounded, open_client, reply, responder, scripted
+from .test_client_support import (
+    Peer,
+    bounded,
+    closed_port,
+    open_client,
+    reply,
+    responder,
+    scripted,
+)
 
 FOUR_MIB = 4 * 1024 * 1024
 
@@ -39,13 +47,6 @@ def unanswered_port() -> Iterator[int]:
         for filler in fillers:
             filler.close()
         listener.close()
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def test_connection_refused() -> None:

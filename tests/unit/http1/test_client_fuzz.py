@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mecha.http1 import ClientError, ClientResponse
+from mecha.http1.client import Outgoing
 from mecha.http1.client_connection import ClientConnection
 from mecha.http1.client_pool import HostPool
 
@@ -97,18 +98,15 @@ async def exchange(pieces: list[bytes], *, end: bool) -> ClientResponse | Client
     )
     pool.size = 1  # the slot acquire() would have taken
     _, connection = await loop.create_connection(lambda: ClientConnection(pool), sock=ours)
-    call = asyncio.ensure_future(connection.exchange(b"GET / HTTP/1.1\r\n\r\n", b"", False, None))
-    await asyncio.sleep(0)  # lets the request go out
+    call: asyncio.Future[ClientResponse | ClientError] = loop.create_future()
+    connection.start(Outgoing(pool, "GET", b"GET / HTTP/1.1\r\n\r\n", b"", None, call.set_result))
     for piece in pieces:
         if call.done():
             break
         connection.data_received(piece)
     if end and not call.done():
         connection.eof_received()
-    try:
-        result: ClientResponse | ClientError = await bounded(call)
-    except ClientError as error:
-        result = error
+    result = await bounded(call)
     connection.close()
     theirs.close()
     if pool.live:
