@@ -11,18 +11,21 @@ name the app's address (--app-channel-address, 127.0.0.1 by default).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import ssl
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mecha.blocks.invocation.errors import AppTimeout
+from mecha.blocks.invocation.errors import AppTimeout, InvocationError
 from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
+from mecha.callbacks import Cancel
 from mecha.channel.health import AppHealth, HealthCheckedChannel, HealthSettings
 from mecha.channel.http import HttpAppChannel
-from mecha.channel.protocols import AppChannel
+from mecha.channel.protocols import AppChannel, ChannelDone
 
 if TYPE_CHECKING:
     from mecha.config import RuntimeConfig
@@ -195,33 +198,130 @@ class ConcurrencyLimitedChannel:
         if limit < 1:
             raise ValueError("limit must be >= 1")
         self._channel = channel
-        self._slots = asyncio.Semaphore(limit)
         self.limit = limit
+        self._in_flight = 0
+        self._waiting: deque[_Turn] = deque()
 
-    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
-        if context.timeout is None:
-            async with self._slots:
-                return await self._channel.invoke(request, context)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + context.timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise AppTimeout(
-                f"no free slot to call the app within {context.timeout}s "
-                f"(--app-max-concurrency {self.limit})"
-            ) from None
-        try:
-            remaining = max(deadline - loop.time(), 0.0)
-            return await self._channel.invoke(
-                request, dataclasses.replace(context, timeout=remaining)
-            )
-        finally:
-            self._slots.release()
+    def call(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
+        turn = _Turn(self, request, context, done)
+        if self._in_flight < self.limit:
+            self._in_flight += 1
+            turn.run(context)
+        else:
+            turn.wait()
+        return turn.cancel
 
     async def probe(self, timeout: float) -> bool:
         return await self._channel.probe(timeout)
 
     async def close(self) -> None:
         await self._channel.close()
+
+    def start(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
+        return self._channel.call(request, context, done)
+
+    def release(self) -> None:
+        """A call ended: its slot passes to the first caller waiting, or is free again."""
+        while self._waiting:
+            if self._waiting.popleft().admit():
+                return
+        self._in_flight -= 1
+
+    def enqueue(self, turn: _Turn) -> None:
+        self._waiting.append(turn)
+
+    def dequeue(self, turn: _Turn) -> None:
+        with contextlib.suppress(ValueError):
+            self._waiting.remove(turn)
+
+
+_WAITING, _RUNNING, _ENDED = range(3)
+
+
+class _Turn:
+    """One call through a ConcurrencyLimitedChannel: waiting for a slot, then in flight."""
+
+    __slots__ = (
+        "_cancel",
+        "_context",
+        "_deadline",
+        "_done",
+        "_gate",
+        "_request",
+        "_state",
+        "_timer",
+    )
+
+    def __init__(
+        self,
+        gate: ConcurrencyLimitedChannel,
+        request: InvokeRequest,
+        context: CallContext,
+        done: ChannelDone,
+    ) -> None:
+        self._gate = gate
+        self._request = request
+        self._context = context
+        self._done = done
+        self._state = _WAITING
+        self._cancel: Cancel | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def run(self, context: CallContext) -> None:
+        self._state = _RUNNING
+        cancel = self._gate.start(self._request, context, self._finished)
+        if self._state == _RUNNING:
+            self._cancel = cancel
+
+    def wait(self) -> None:
+        self._gate.enqueue(self)
+        timeout = self._context.timeout
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + timeout
+            self._timer = loop.call_at(self._deadline, self._expire)
+
+    def admit(self) -> bool:
+        """Takes the slot a call gave up; False when this turn no longer waits for one."""
+        if self._state != _WAITING:
+            return False
+        context = self._context
+        if self._timer is not None and self._deadline is not None:
+            self._timer.cancel()
+            remaining = max(self._deadline - asyncio.get_running_loop().time(), 0.0)
+            context = dataclasses.replace(context, timeout=remaining)
+        self.run(context)
+        return True
+
+    def cancel(self) -> None:
+        state, self._state = self._state, _ENDED
+        if state == _WAITING:
+            self._gate.dequeue(self)
+            if self._timer is not None:
+                self._timer.cancel()
+        elif state == _RUNNING:
+            cancel, self._cancel = self._cancel, None
+            if cancel is not None:
+                cancel()
+            self._gate.release()
+
+    def _finished(self, outcome: InvokeResponse | InvocationError) -> None:
+        if self._state != _RUNNING:
+            return
+        self._state = _ENDED
+        self._cancel = None
+        self._gate.release()
+        self._done(outcome)
+
+    def _expire(self) -> None:
+        if self._state != _WAITING:
+            return
+        self._state = _ENDED
+        self._gate.dequeue(self)
+        self._done(
+            AppTimeout(
+                f"no free slot to call the app within {self._context.timeout}s "
+                f"(--app-max-concurrency {self._gate.limit})"
+            )
+        )

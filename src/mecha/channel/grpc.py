@@ -22,8 +22,17 @@ from google.protobuf import any_pb2, empty_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
-from mecha.blocks.invocation.models import CallContext, GrpcStatus, InvokeRequest, InvokeResponse
+from mecha.blocks.invocation.models import (
+    CallContext,
+    GrpcStatus,
+    Header,
+    InvokeRequest,
+    InvokeResponse,
+    text_of,
+)
+from mecha.callbacks import Cancel, run_in_task
 from mecha.channel.grpcio_metadata import STATUS_DETAILS_KEY, pairs, status_details
+from mecha.channel.protocols import ChannelDone
 
 log = logging.getLogger("mecha.channel.grpc")
 
@@ -173,7 +182,10 @@ class GrpcAppChannel:
             self._channel = grpc.aio.secure_channel(target, credentials, options=options)
         self._app = _AppCallback.on(self._channel)
 
-    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
+    def call(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
+        return run_in_task(self._invoke(request, context), done, InvocationError)
+
+    async def _invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
         message = common_pb2.InvokeRequest(
             method=request.method,
             data=any_pb2.Any(type_url=request.type_url, value=request.body),
@@ -216,7 +228,7 @@ class GrpcAppChannel:
     ) -> list[tuple[str, str | bytes]]:
         metadata: list[tuple[str, str | bytes]] = []
         for name, value in request.headers:
-            entry = _metadata_entry(name.lower(), value)
+            entry = _metadata_entry(name.lower(), text_of(value))
             if entry is not None:
                 metadata.append(entry)
         metadata.append(("dapr-caller-app-id", context.caller_app_id))
@@ -286,10 +298,10 @@ def _metadata_entry(name: str, value: str) -> tuple[str, str | bytes] | None:
     return name, value
 
 
-def _headers_of(metadata: _Pairs | None) -> list[tuple[str, str]]:
+def _headers_of(metadata: _Pairs | None) -> list[Header]:
     if metadata is None:
         return []
-    headers: list[tuple[str, str]] = []
+    headers: list[Header] = []
     for name, value in metadata:
         if isinstance(value, bytes):
             headers.append((name, base64.b64encode(value).decode("ascii")))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 from h2.config import H2Configuration
@@ -30,8 +30,10 @@ from h2.exceptions import H2Error
 from h2.settings import SettingCodes
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
-from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
+from mecha.blocks.invocation.models import CallContext, Header, InvokeRequest, InvokeResponse
+from mecha.callbacks import Cancel, run_in_task
 from mecha.channel.http import app_request_headers, passed_back, request_target
+from mecha.channel.protocols import ChannelDone
 
 log = logging.getLogger("mecha.channel.h2c")
 
@@ -331,7 +333,10 @@ class H2cAppChannel:
         self._connecting = asyncio.Lock()
         self._closed = False
 
-    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
+    def call(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
+        return run_in_task(self._invoke(request, context), done, InvocationError)
+
+    async def _invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
         target = request_target(request.method, request.query)
         headers = app_request_headers(request, context, self._token)
         try:
@@ -367,7 +372,7 @@ class H2cAppChannel:
             self._connection = None
 
     async def _call(
-        self, verb: str, target: str, headers: list[tuple[str, str]], body: bytes
+        self, verb: str, target: str, headers: Sequence[Header], body: bytes
     ) -> H2cAnswer:
         request_headers = self._request_headers(verb, target, headers, body)
         for attempt in range(2):
@@ -386,7 +391,7 @@ class H2cAppChannel:
         raise AssertionError("unreachable")
 
     def _request_headers(
-        self, verb: str, target: str, headers: list[tuple[str, str]], body: bytes
+        self, verb: str, target: str, headers: Sequence[Header], body: bytes
     ) -> list[_Header]:
         pairs: list[_Header] = [
             (b":method", verb.upper().encode("ascii")),
@@ -397,7 +402,13 @@ class H2cAppChannel:
         if body or verb.upper() in _BODY_VERBS:
             pairs.append((b"content-length", str(len(body)).encode("ascii")))
         try:
-            pairs.extend((name.encode("latin1"), value.encode("latin1")) for name, value in headers)
+            pairs.extend(
+                (
+                    name.encode("latin1"),
+                    value if isinstance(value, bytes) else value.encode("latin1"),
+                )
+                for name, value in headers
+            )
         except UnicodeEncodeError as error:
             raise ValueError(f"a header HTTP cannot carry: {error}") from None
         return pairs

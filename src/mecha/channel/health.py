@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from mecha.blocks.invocation.errors import AppUnhealthy
-from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
-from mecha.channel.protocols import AppChannel
+from mecha.blocks.invocation.models import CallContext, InvokeRequest
+from mecha.callbacks import Cancel, nothing_to_cancel
+from mecha.channel.protocols import AppChannel, ChannelDone
 
 log = logging.getLogger("mecha.channel.health")
 
@@ -175,10 +176,11 @@ class HealthCheckedChannel:
     def inner(self) -> AppChannel:
         return self._channel
 
-    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
+    def call(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
         if not self.health.healthy:
-            raise AppUnhealthy(f"app {context.callee_app_id!r} is unhealthy: {self.health.reason}")
-        return await self._channel.invoke(request, context)
+            done(AppUnhealthy(f"app {context.callee_app_id!r} is unhealthy: {self.health.reason}"))
+            return nothing_to_cancel
+        return self._channel.call(request, context, done)
 
     async def probe(self, timeout: float) -> bool:
         return await self._channel.probe(timeout)

@@ -10,12 +10,21 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
+from functools import partial
 from urllib.parse import quote
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
-from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
-from mecha.http1 import ClientError, ClientTimeout, ConnectError, HttpClient
+from mecha.blocks.invocation.models import (
+    CallContext,
+    Header,
+    InvokeRequest,
+    InvokeResponse,
+    text_of,
+)
+from mecha.callbacks import Cancel, nothing_to_cancel
+from mecha.channel.protocols import ChannelDone
+from mecha.http1 import ClientError, ClientResponse, ClientTimeout, ConnectError, HttpClient
 
 log = logging.getLogger("mecha.channel.http")
 
@@ -50,6 +59,8 @@ _REPLACED = frozenset(
         "grpc-trace-bin",
     }
 )
+_NOT_PASSED = _HOP_BY_HOP | _REPLACED
+_NOT_PASSED_BACK = _HOP_BY_HOP | {"content-type"}
 # RFC 3986 path characters that stay as they are; everything else is percent-encoded.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # The common case, taken as is: safe characters only, segments neither empty nor dots-only.
@@ -91,37 +102,49 @@ class HttpAppChannel:
         self._health_target = "/" + health_check_path.lstrip("/")
         self._owns_client = owns_client
 
-    async def invoke(self, request: InvokeRequest, context: CallContext) -> InvokeResponse:
+    def call(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
         target = request_target(request.method, request.query)
-        headers = self._headers(request, context)
+        headers = app_request_headers(request, context, self._token)
         try:
-            answer = await self._client.request(
+            outgoing = self._client.send(
                 self._host,
                 self._port,
                 request.verb,
                 target,
-                headers=headers,
-                body=request.body,
-                timeout=context.timeout,
+                partial(self._answered, done, context.timeout),
+                headers,
+                request.body,
+                context.timeout,
             )
-        except ConnectError as error:
-            raise AppUnreachable(f"app at {self._address} is unreachable: {error}") from error
-        except ClientTimeout as error:
-            raise AppTimeout(
-                f"app at {self._address} did not answer within {context.timeout}s"
-            ) from error
-        except ClientError as error:
-            raise InvocationError(
-                f"app at {self._address} took the call but its answer was lost: {error}"
-            ) from error
         except ValueError as error:
             # The request could not be put on the wire (a method or header HTTP cannot carry).
-            raise InvocationError(f"cannot send this call to the app: {error}") from error
-        return InvokeResponse(
-            status=answer.status,
-            headers=passed_back(answer.headers),
-            body=answer.body,
-            content_type=answer.headers.get("content-type"),
+            done(InvocationError(f"cannot send this call to the app: {error}"))
+            return nothing_to_cancel
+        return outgoing.cancel
+
+    def _answered(
+        self, done: ChannelDone, timeout: float | None, outcome: ClientResponse | ClientError
+    ) -> None:
+        if isinstance(outcome, ClientError):
+            done(self._failure(outcome, timeout))
+            return
+        headers = outcome.headers
+        done(
+            InvokeResponse(
+                status=outcome.status,
+                headers=passed_back(headers.pairs()),
+                body=outcome.body,
+                content_type=headers.get("content-type"),
+            )
+        )
+
+    def _failure(self, error: ClientError, timeout: float | None) -> InvocationError:
+        if isinstance(error, ConnectError):
+            return AppUnreachable(f"app at {self._address} is unreachable: {error}")
+        if isinstance(error, ClientTimeout):
+            return AppTimeout(f"app at {self._address} did not answer within {timeout}s")
+        return InvocationError(
+            f"app at {self._address} took the call but its answer was lost: {error}"
         )
 
     async def probe(self, timeout: float) -> bool:
@@ -146,15 +169,12 @@ class HttpAppChannel:
     def _address(self) -> str:
         return f"{self._host}:{self._port}"
 
-    def _headers(self, request: InvokeRequest, context: CallContext) -> list[tuple[str, str]]:
-        return app_request_headers(request, context, self._token)
-
 
 def app_request_headers(
     request: InvokeRequest, context: CallContext, app_api_token: str | None
-) -> list[tuple[str, str]]:
-    """The headers a call carries to an HTTP app: the caller's that may travel on (names in
-    lower case), then the content type, caller and callee ids, trace context and app token."""
+) -> list[Header]:
+    """The headers a call carries to an HTTP app: the caller's that may travel on, then the
+    content type, caller and callee ids, trace context and app token."""
     headers = _passed_on(request.headers)
     if request.content_type:
         headers.append(("content-type", request.content_type))
@@ -169,44 +189,49 @@ def app_request_headers(
     return headers
 
 
-def _nominated(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+def _nominated(headers: Sequence[Header]) -> frozenset[str]:
     """Headers the Connection header names as hop-by-hop (RFC 7230 §6.1)."""
     names = {
         token.strip().lower()
         for name, value in headers
-        if name.lower() == "connection"
-        for token in value.split(",")
+        if name == "connection"
+        for token in text_of(value).split(",")
     }
-    names.discard("")
+    names -= {"", "close", "keep-alive"}
     return frozenset(names)
 
 
-def _passed_on(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _without_nominated(kept: list[Header], headers: Sequence[Header]) -> list[Header]:
     nominated = _nominated(headers)
-    kept: list[tuple[str, str]] = []
+    return [pair for pair in kept if pair[0] not in nominated] if nominated else kept
+
+
+def _passed_on(headers: Sequence[Header]) -> list[Header]:
+    kept: list[Header] = []
+    nominating = False
     for name, value in headers:
-        lowered = name.lower()
-        if lowered in _HOP_BY_HOP or lowered in _REPLACED or lowered in nominated:
-            continue
-        if lowered.endswith("-bin"):
-            # gRPC binary metadata has no meaning to an HTTP app.
-            continue
-        if lowered.startswith(":"):
+        if name in _NOT_PASSED:
+            nominating = nominating or name == "connection"
+        elif name[-4:] == "-bin":
+            pass  # gRPC binary metadata has no meaning to an HTTP app
+        elif name[:1] == ":":
             # gRPC pseudo-headers keep their value under a name HTTP can carry.
-            lowered = "dapr-" + lowered[1:]
-        elif lowered.startswith("grpc-"):
-            lowered = "dapr-" + lowered
-        kept.append((lowered, value))
-    return kept
+            kept.append(("dapr-" + name[1:], value))
+        elif name[:5] == "grpc-":
+            kept.append(("dapr-" + name, value))
+        else:
+            kept.append((name, value))
+    return _without_nominated(kept, headers) if nominating else kept
 
 
-def passed_back(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def passed_back(headers: Sequence[Header]) -> list[Header]:
     """The app's response headers for the caller: without hop-by-hop headers, and without
     Content-Type, which travels as InvokeResponse.content_type."""
-    pairs = list(headers)
-    nominated = _nominated(pairs)
-    return [
-        (name, value)
-        for name, value in pairs
-        if name not in _HOP_BY_HOP and name not in nominated and name != "content-type"
-    ]
+    kept: list[Header] = []
+    nominating = False
+    for pair in headers:
+        if pair[0] not in _NOT_PASSED_BACK:
+            kept.append(pair)
+        elif pair[0] == "connection":
+            nominating = True
+    return _without_nominated(kept, headers) if nominating else kept

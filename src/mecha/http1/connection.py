@@ -50,6 +50,7 @@ class HttpConnection(asyncio.Protocol):
         "_busy",
         "_closing",
         "_ctx",
+        "_dated",
         "_deferred",
         "_deferred_request",
         "_draining",
@@ -82,6 +83,7 @@ class HttpConnection(asyncio.Protocol):
         self._ctx = ctx
         self._handler = ctx.handler
         self._server_line = ctx.server_line
+        self._dated = ctx.dated
         limits = ctx.limits
         self._max_pipelined = limits.max_pipelined
         self._fast_limit = limits.max_pipelined * _MIN_REQUEST_BYTES
@@ -418,7 +420,9 @@ class HttpConnection(asyncio.Protocol):
             connection = CONNECTION_CLOSE
         head_only = request.method == "HEAD"
         try:
-            write_response(transport, response, head_only, connection, self._server_line)
+            write_response(
+                transport, response, head_only, connection, self._server_line, self._dated
+            )
         except Exception:
             _log.exception("cannot write response %r", response)
             self._write_fallback(transport, head_only, connection)
@@ -433,7 +437,9 @@ class HttpConnection(asyncio.Protocol):
             fallback_error(500, "invalid response"),
         ):
             try:
-                write_response(transport, fallback, head_only, connection, self._server_line)
+                write_response(
+                    transport, fallback, head_only, connection, self._server_line, self._dated
+                )
                 return
             except Exception:
                 _log.exception("cannot write error response %r", fallback)
@@ -445,7 +451,9 @@ class HttpConnection(asyncio.Protocol):
             return
         response = self._ctx.error_response(*failure)
         try:
-            write_response(transport, response, False, CONNECTION_CLOSE, self._server_line)
+            write_response(
+                transport, response, False, CONNECTION_CLOSE, self._server_line, self._dated
+            )
         except Exception:
             _log.exception("cannot write error response %r", response)
             self._write_fallback(transport, False, CONNECTION_CLOSE)

@@ -12,7 +12,7 @@ _log = logging.getLogger("mecha.http")
 
 
 class ServerContext(ConnectionSet):
-    __slots__ = ("handler", "in_flight", "limits", "renderer", "server_line")
+    __slots__ = ("dated", "handler", "in_flight", "limits", "renderer", "server_line")
 
     def __init__(
         self,
@@ -20,12 +20,14 @@ class ServerContext(ConnectionSet):
         limits: Limits,
         renderer: ProtocolErrorRenderer,
         server_header: str,
+        dated: bool,
     ) -> None:
         super().__init__()
         self.handler = handler
         self.limits = limits
         self.renderer = renderer
         self.server_line = server_line(server_header)
+        self.dated = dated
         self.in_flight = 0
         """Requests whose handler is running."""
 

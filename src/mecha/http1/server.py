@@ -19,8 +19,10 @@ class HttpServer(Listeners):
         limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
         on_protocol_error: ProtocolErrorRenderer,
         server_header: str = "mecha",
+        dated: bool = True,
     ) -> None:
-        self._ctx = ServerContext(handler, limits, on_protocol_error, server_header)
+        """`server_header` is the `Server:` value ("" for none); `dated` adds `Date:`."""
+        self._ctx = ServerContext(handler, limits, on_protocol_error, server_header, dated)
         factory = functools.partial(HttpConnection, self._ctx)
         super().__init__(self._ctx, factory, logging.getLogger("mecha.http"))
 

@@ -104,15 +104,19 @@ def write_response(
     head_only: bool,
     connection: bytes,
     server: bytes,
+    dated: bool = True,
 ) -> None:
     """Serialises `response` and hands it to `transport` in one call.
 
-    `connection` is a ready `Connection:` line or b""; `server` the `Server:` line or b"".
-    Raises ValueError (before writing anything) for an invalid status or header.
+    `connection` is a ready `Connection:` line or b""; `server` the `Server:` line or b"";
+    `dated` adds the `Date:` line. Raises ValueError (before writing anything) for an invalid
+    status or header.
     """
     status = response.status
     first = _status_lines.get(status) or status_line(status)
-    date = dates.line if time() < dates.expires else dates.refresh()
+    date = b""
+    if dated:
+        date = dates.line if time() < dates.expires else dates.refresh()
     if response.headers:
         fields = _extra_fields(response)
     elif response.content_type is None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import orjson
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
-from mecha.blocks.invocation.models import CallContext, InvokeRequest, InvokeResponse
+from mecha.blocks.invocation.models import CallContext, InvokeRequest
 from mecha.blocks.invocation.service import RemoteError
 from mecha.blocks.nameresolution.models import Address
+from mecha.callbacks import Cancel, nothing_to_cancel
+from mecha.channel.protocols import ChannelDone
 from mecha.errors import ErrorCode, MechaError
-from mecha.http1 import ClientError, ClientTimeout, ConnectError, HttpClient
+from mecha.http1 import ClientError, ClientResponse, ClientTimeout, ConnectError, HttpClient
 from mecha.mesh import wire
 
 
@@ -17,61 +21,55 @@ class PeerClient:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
-    async def invoke(
-        self, address: Address, request: InvokeRequest, context: CallContext
-    ) -> InvokeResponse:
-        headers = list(request.headers)
-        headers.append((wire.CALLER, context.caller_app_id))
-        headers.append((wire.CALLEE, context.callee_app_id))
-        headers.append(("traceparent", context.traceparent))
-        if context.tracestate:
-            headers.append(("tracestate", context.tracestate))
-        if request.content_type:
-            headers.append(("content-type", request.content_type))
-        if request.type_url:
-            headers.append((wire.TYPE_URL, request.type_url))
-        if context.timeout is not None:
-            headers.append((wire.TIMEOUT, f"{context.timeout:.3f}"))
-        target = wire.request_target(request.method, request.query)
+    def call(
+        self, address: Address, request: InvokeRequest, context: CallContext, done: ChannelDone
+    ) -> Cancel:
+        """Sends the call to the peer at `address`; `done` hears the app's answer or the error:
+        AppUnreachable when it certainly was not delivered (safe to try again)."""
         try:
-            reply = await self._http.request(
+            outgoing = self._http.send(
                 address.host,
                 address.internal_port,
                 request.verb,
-                target,
-                headers,
+                wire.request_target(request.method, request.query),
+                partial(_answered, address, context.timeout, done),
+                wire.call_headers(request, context),
                 request.body,
-                timeout=context.timeout,
+                context.timeout,
             )
-        except ConnectError as error:
-            raise AppUnreachable(
-                f"runtime at {address.host}:{address.internal_port} unreachable: {error}"
-            ) from None
-        except ClientTimeout:
-            raise AppTimeout(f"no answer within {context.timeout}s") from None
-        except ClientError as error:
-            # Delivered, perhaps processed: reported, never retried.
-            raise InvocationError(
-                f"call to runtime at {address.host}:{address.internal_port} failed: {error}"
-            ) from None
-        refusal = reply.headers.get(wire.ERROR)
-        if refusal is not None:
-            raise RemoteError(_remote_error(refusal, reply.body))
-        content_type = reply.headers.get("content-type")
-        return InvokeResponse(
-            status=reply.status,
-            headers=wire.passed_on(reply.headers),
-            body=reply.body,
-            content_type=content_type,
-            type_url=reply.headers.get(wire.TYPE_URL) or "",
-            grpc_status=wire.grpc_status_of(reply.headers),
-        )
+        except ValueError as error:
+            done(InvocationError(f"cannot send this call to the peer runtime: {error}"))
+            return nothing_to_cancel
+        return outgoing.cancel
 
 
-def _remote_error(name: str, body: bytes) -> MechaError:
+def _answered(
+    address: Address,
+    timeout: float | None,
+    done: ChannelDone,
+    outcome: ClientResponse | ClientError,
+) -> None:
+    if isinstance(outcome, ClientResponse):
+        reply = wire.read_reply(outcome)
+        if isinstance(reply, wire.Refusal):
+            done(RemoteError(_remote_error(reply)))
+        else:
+            done(reply)
+    elif isinstance(outcome, ConnectError):
+        where = f"{address.host}:{address.internal_port}"
+        done(AppUnreachable(f"runtime at {where} unreachable: {outcome}"))
+    elif isinstance(outcome, ClientTimeout):
+        done(AppTimeout(f"no answer within {timeout}s"))
+    else:
+        # Delivered, perhaps processed: reported, never retried.
+        where = f"{address.host}:{address.internal_port}"
+        done(InvocationError(f"call to runtime at {where} failed: {outcome}"))
+
+
+def _remote_error(refusal: wire.Refusal) -> MechaError:
     try:
-        message = str(orjson.loads(body).get("message", ""))
+        message = str(orjson.loads(refusal.body).get("message", ""))
     except (orjson.JSONDecodeError, AttributeError):
-        message = body.decode("utf-8", "replace")
-    code = ErrorCode.__members__.get(name, ErrorCode.DIRECT_INVOKE)
+        message = refusal.body.decode("utf-8", "replace")
+    code = ErrorCode.__members__.get(refusal.code, ErrorCode.DIRECT_INVOKE)
     return MechaError(code, message)

@@ -1,18 +1,27 @@
 """How an invocation travels between runtimes: an HTTP/1.1 request and its answer.
 
 The request is the app's own call — `{verb} /{method}?{query}`, its headers and body — plus a
-few `mecha-*` headers naming the apps and the payload type. A refusal by the peer runtime
-(not an answer of the app) comes back with `mecha-error` naming the ErrorCode.
+few `mecha-*` headers naming the apps, the trace and the payload type. A refusal by the peer
+runtime (not an answer of the app) comes back with `mecha-error` naming the ErrorCode. Each
+side reads the other's headers in one pass: this runs twice per invocation.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from mecha.blocks.invocation.models import GrpcStatus
-from mecha.http1 import Headers
+from mecha.blocks.invocation.models import (
+    CallContext,
+    GrpcStatus,
+    Header,
+    InvokeRequest,
+    InvokeResponse,
+    text_of,
+)
+from mecha.http1 import ClientResponse, Request
 
 CALLER = "mecha-caller-app-id"
 CALLEE = "mecha-callee-app-id"
@@ -22,6 +31,7 @@ ERROR = "mecha-error"
 GRPC_STATUS = "mecha-grpc-status"
 GRPC_MESSAGE = "mecha-grpc-message"
 GRPC_DETAILS = "mecha-grpc-details"
+_MECHA = "mecha-"
 
 # Headers that belong to one HTTP hop, never passed on.
 HOP_BY_HOP = frozenset(
@@ -48,18 +58,13 @@ RUNTIME_HEADERS = frozenset(
         "dapr-callee-app-id",
     }
 )
+# Content type travels on its own, beside the headers.
+NOT_PASSED = HOP_BY_HOP | RUNTIME_HEADERS | {"content-type"}
 
 
-def passed_on(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def passed_on(headers: Sequence[Header]) -> list[Header]:
     """The caller's headers that travel with the call (content type travels on its own)."""
-    return [
-        (name, value)
-        for name, value in headers
-        if name not in HOP_BY_HOP
-        and name not in RUNTIME_HEADERS
-        and name != "content-type"
-        and not name.startswith("mecha-")
-    ]
+    return [pair for pair in headers if pair[0] not in NOT_PASSED and pair[0][:6] != _MECHA]
 
 
 # RFC 3986 path characters that stay as they are.
@@ -72,21 +77,137 @@ def request_target(method: str, query: str) -> str:
     return f"{target}?{query}" if query else target
 
 
-def grpc_status_headers(status: GrpcStatus) -> list[tuple[str, str]]:
-    """A gRPC app's error status as headers, for the hop back to the calling runtime."""
-    return [
-        (GRPC_STATUS, str(status.code)),
-        (GRPC_MESSAGE, quote(status.message, safe="")),
-        (GRPC_DETAILS, base64.b64encode(status.details).decode("ascii")),
-    ]
+# The calling side
 
 
-def grpc_status_of(headers: Headers) -> GrpcStatus | None:
-    code = headers.get(GRPC_STATUS)
-    if code is None or not code.isdigit():
+def call_headers(request: InvokeRequest, context: CallContext) -> list[Header]:
+    """The headers of the request to the peer: the caller's, then the runtime's."""
+    headers = list(request.headers)
+    headers.append((CALLER, context.caller_app_id))
+    headers.append((CALLEE, context.callee_app_id))
+    headers.append(("traceparent", context.traceparent))
+    if context.tracestate:
+        headers.append(("tracestate", context.tracestate))
+    if request.content_type:
+        headers.append(("content-type", request.content_type))
+    if request.type_url:
+        headers.append((TYPE_URL, request.type_url))
+    if context.timeout is not None:
+        headers.append((TIMEOUT, f"{context.timeout:.3f}"))
+    return headers
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The peer runtime refused the call: the ErrorCode's name and the error body."""
+
+    code: str
+    body: bytes
+
+
+def read_reply(response: ClientResponse) -> InvokeResponse | Refusal:
+    """The peer's answer: the app's response, or the peer runtime's refusal."""
+    kept: list[Header] = []
+    content_type: str | None = None
+    type_url = ""
+    grpc: dict[str, str] | None = None
+    for name, value in response.headers.pairs():
+        if name[:6] == _MECHA:
+            if name == ERROR:
+                return Refusal(text_of(value), response.body)
+            if name == TYPE_URL:
+                type_url = text_of(value)
+            elif name in _GRPC_FIELDS:
+                grpc = grpc or {}
+                grpc[name] = text_of(value)
+        elif name == "content-type":
+            content_type = text_of(value)
+        elif name not in NOT_PASSED:
+            kept.append((name, value))
+    return InvokeResponse(
+        status=response.status,
+        headers=kept,
+        body=response.body,
+        content_type=content_type,
+        type_url=type_url,
+        grpc_status=None if grpc is None else _grpc_status(grpc),
+    )
+
+
+# The called side
+
+
+@dataclass(slots=True)
+class IncomingCall:
+    callee: str
+    request: InvokeRequest
+    context: CallContext
+
+
+def read_call(request: Request, next_traceparent: Callable[[str | None], str]) -> IncomingCall:
+    """A peer's request as the invocation it carries; `next_traceparent` turns the caller's
+    traceparent into this hop's."""
+    kept: list[Header] = []
+    callee = caller = type_url = tracestate = ""
+    traceparent = content_type = timeout = None
+    for name, value in request.headers.pairs():
+        if name[:6] == _MECHA:
+            if name == CALLEE:
+                callee = text_of(value)
+            elif name == CALLER:
+                caller = text_of(value)
+            elif name == TYPE_URL:
+                type_url = text_of(value)
+            elif name == TIMEOUT:
+                timeout = float(value)
+        elif name in NOT_PASSED:
+            if name == "traceparent":
+                traceparent = text_of(value)
+            elif name == "tracestate":
+                tracestate = text_of(value)
+            elif name == "content-type":
+                content_type = text_of(value)
+        else:
+            kept.append((name, value))
+    return IncomingCall(
+        callee,
+        InvokeRequest(
+            method=unquote(request.path[1:]),
+            verb=request.method,
+            query=request.query,
+            headers=kept,
+            body=request.body,
+            content_type=content_type,
+            type_url=type_url,
+        ),
+        CallContext(caller, callee, next_traceparent(traceparent), tracestate, timeout),
+    )
+
+
+def reply_headers(reply: InvokeResponse) -> list[Header]:
+    """The headers of the answer to the peer: the app's, then what else the answer says."""
+    headers = reply.headers
+    if reply.type_url or reply.grpc_status is not None:
+        headers = list(headers)
+        if reply.type_url:
+            headers.append((TYPE_URL, reply.type_url))
+        if reply.grpc_status is not None:
+            status = reply.grpc_status
+            headers.append((GRPC_STATUS, str(status.code)))
+            headers.append((GRPC_MESSAGE, quote(status.message, safe="")))
+            headers.append((GRPC_DETAILS, base64.b64encode(status.details).decode("ascii")))
+    return headers
+
+
+_GRPC_FIELDS = frozenset({GRPC_STATUS, GRPC_MESSAGE, GRPC_DETAILS})
+
+
+def _grpc_status(fields: dict[str, str]) -> GrpcStatus | None:
+    code = fields.get(GRPC_STATUS, "")
+    if not code.isdigit():
         return None
     return GrpcStatus(
         int(code),
-        unquote(headers.get(GRPC_MESSAGE) or ""),
-        base64.b64decode(headers.get(GRPC_DETAILS) or ""),
+        unquote(fields.get(GRPC_MESSAGE, "")),
+        base64.b64decode(fields.get(GRPC_DETAILS, "")),
     )

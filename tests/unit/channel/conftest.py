@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import pytest
 import uvloop
 
-from mecha.blocks.invocation.models import CallContext
+from mecha.blocks.invocation.models import CallContext, Header, text_of
 from mecha.channel.health import AppHealth
 
 from .apps import GrpcApp, HttpApp
@@ -35,6 +35,11 @@ async def settled(health: AppHealth, healthy: bool) -> None:
 
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def texts(headers: Sequence[Header]) -> list[tuple[str, str]]:
+    """Headers with every value as text, to compare with what a test expects."""
+    return [(name, text_of(value)) for name, value in headers]
 
 
 def call_context(timeout: float | None = 5.0, tracestate: str = "") -> CallContext:

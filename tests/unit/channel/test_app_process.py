@@ -16,6 +16,7 @@ from mecha.blocks.invocation.errors import AppTimeout, AppUnhealthy, InvocationE
 from mecha.blocks.invocation.models import InvokeRequest
 from mecha.channel.factory import AppChannelSettings, build_app_channel
 from mecha.channel.health import HealthSettings
+from mecha.channel.protocols import invoke
 
 from .conftest import call_context, settled
 
@@ -80,7 +81,7 @@ async def test_app_dies_and_comes_back(app: AppProcess) -> None:
     try:
         await settled(built.health, True)
         held = asyncio.create_task(
-            channel.invoke(InvokeRequest(method="held/0"), call_context(timeout=60.0))
+            invoke(channel, InvokeRequest(method="held/0"), call_context(timeout=60.0))
         )
         await app.wait_entered(0)
         await app.kill()
@@ -92,11 +93,11 @@ async def test_app_dies_and_comes_back(app: AppProcess) -> None:
 
         await settled(built.health, False)
         with pytest.raises(AppUnhealthy):
-            await channel.invoke(InvokeRequest(method="m"), call_context())
+            await invoke(channel, InvokeRequest(method="m"), call_context())
 
         await app.start()
         await settled(built.health, True)
-        reply = await channel.invoke(InvokeRequest(method="m", body=b"back"), call_context())
+        reply = await invoke(channel, InvokeRequest(method="m", body=b"back"), call_context())
         assert reply.body == b"back"
     finally:
         await channel.close()

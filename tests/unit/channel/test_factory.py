@@ -20,6 +20,7 @@ from mecha.channel.factory import (
 from mecha.channel.grpc import GrpcAppChannel
 from mecha.channel.health import HealthSettings
 from mecha.channel.http import HttpAppChannel
+from mecha.channel.protocols import invoke
 from mecha.config import build_parser, from_args
 
 from .apps import GrpcApp, HttpApp
@@ -61,7 +62,7 @@ async def test_plain_channel_by_protocol(app: App, build: Callable[..., BuiltCha
     expected = HttpAppChannel if isinstance(app, HttpApp) else GrpcAppChannel
     assert isinstance(built.channel, expected)
     assert built.health is None
-    reply = await built.channel.invoke(InvokeRequest(method="m", body=b"hi"), call_context())
+    reply = await invoke(built.channel, InvokeRequest(method="m", body=b"hi"), call_context())
     assert reply.body == b"hi"
     assert app.state.seen[0].header("dapr-api-token") == "t"
 
@@ -75,7 +76,7 @@ async def test_max_concurrency_is_honoured_in_order(
     calls: list[asyncio.Task[InvokeResponse]] = []
     for number in range(total):
         request = InvokeRequest(method=f"held/{number}")
-        calls.append(asyncio.create_task(channel.invoke(request, call_context())))
+        calls.append(asyncio.create_task(invoke(channel, request, call_context())))
         # Let each call reach the limiter before the next one, so the queue order is known.
         await asyncio.sleep(0)
     await in_flight.wait_entered(limit)
@@ -94,14 +95,14 @@ async def test_waiting_for_a_slot_counts_against_the_timeout(
     app: App, build: Callable[..., BuiltChannel]
 ) -> None:
     channel = build(max_concurrency=1).channel
-    held = asyncio.create_task(channel.invoke(InvokeRequest(method="held/0"), call_context()))
+    held = asyncio.create_task(invoke(channel, InvokeRequest(method="held/0"), call_context()))
     await app.state.in_flight.wait_entered(1)
     with pytest.raises(AppTimeout):
-        await channel.invoke(InvokeRequest(method="m"), call_context(timeout=0.05))
+        await invoke(channel, InvokeRequest(method="m"), call_context(timeout=0.05))
     app.state.in_flight.release(0)
     await held
     # The slot is free again, and the call that timed out never reached the app.
-    assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+    assert (await invoke(channel, InvokeRequest(method="m"), call_context())).status == 200
     assert [seen.method for seen in app.state.seen] == ["held/0", "m"]
 
 
@@ -113,18 +114,18 @@ async def test_health_transitions_and_fail_fast(
     changes: list[bool] = []
     built.health.add_listener(changes.append)
     await settled(built.health, True)
-    assert (await built.channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+    assert (await invoke(built.channel, InvokeRequest(method="m"), call_context())).status == 200
 
     app.state.healthy = False
     await settled(built.health, False)
     with pytest.raises(AppUnhealthy):
-        await built.channel.invoke(InvokeRequest(method="m"), call_context())
+        await invoke(built.channel, InvokeRequest(method="m"), call_context())
     # Failed fast: the app never saw the call.
     assert len(app.state.seen) == 1
 
     app.state.healthy = True
     await settled(built.health, True)
-    assert (await built.channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+    assert (await invoke(built.channel, InvokeRequest(method="m"), call_context())).status == 200
     assert changes == [True, False, True]
 
 
@@ -134,7 +135,7 @@ async def test_app_down_turns_unhealthy(closed_port: int) -> None:
     assert built.health is not None
     try:
         with pytest.raises(AppUnhealthy):
-            await built.channel.invoke(InvokeRequest(method="m"), call_context())
+            await invoke(built.channel, InvokeRequest(method="m"), call_context())
         assert not built.health.healthy
     finally:
         await built.channel.close()
@@ -146,7 +147,9 @@ async def test_health_probes_skip_the_concurrency_limit(
     built = build(max_concurrency=1, health=FAST_HEALTH)
     assert built.health is not None
     await settled(built.health, True)
-    held = asyncio.create_task(built.channel.invoke(InvokeRequest(method="held/0"), call_context()))
+    held = asyncio.create_task(
+        invoke(built.channel, InvokeRequest(method="held/0"), call_context())
+    )
     await app.state.in_flight.wait_entered(1)
     probes = app.state.health_probes
     assert await built.channel.probe(5.0)

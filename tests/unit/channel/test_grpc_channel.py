@@ -12,6 +12,7 @@ from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable
 from mecha.blocks.invocation.models import InvokeRequest
 from mecha.channel.grpc import GrpcAppChannel
 from mecha.channel.health import AppHealth, HealthSettings
+from mecha.channel.protocols import invoke
 
 from .apps import GrpcApp
 from .conftest import TRACEPARENT, call_context, settled
@@ -34,7 +35,7 @@ async def test_request_fields_reach_the_app(grpc_app: GrpcApp, channel: GrpcAppC
         body=b'{"id":42}',
         content_type="application/json",
     )
-    reply = await channel.invoke(request, call_context())
+    reply = await invoke(channel, request, call_context())
     [seen] = grpc_app.state.seen
     assert (seen.method, seen.verb, seen.query) == ("orders/42", "PUT", "a=1&b=two")
     assert (seen.body, seen.content_type, seen.type_url) == (b'{"id":42}', "application/json", "")
@@ -45,14 +46,14 @@ async def test_request_fields_reach_the_app(grpc_app: GrpcApp, channel: GrpcAppC
 
 @pytest.mark.parametrize("verb", ["GET", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 async def test_verbs(grpc_app: GrpcApp, channel: GrpcAppChannel, verb: str) -> None:
-    await channel.invoke(InvokeRequest(method="m", verb=verb.lower()), call_context())
+    await invoke(channel, InvokeRequest(method="m", verb=verb.lower()), call_context())
     assert grpc_app.state.seen[0].verb == verb
 
 
 async def test_a_verb_the_proto_has_no_name_for_goes_as_none(
     grpc_app: GrpcApp, channel: GrpcAppChannel
 ) -> None:
-    await channel.invoke(InvokeRequest(method="m", verb="PROPFIND"), call_context())
+    await invoke(channel, InvokeRequest(method="m", verb="PROPFIND"), call_context())
     assert grpc_app.state.seen[0].verb == "NONE"
 
 
@@ -61,7 +62,7 @@ async def test_packed_any_keeps_its_type_url_both_ways(
 ) -> None:
     type_url = "type.googleapis.com/google.protobuf.StringValue"
     request = InvokeRequest(method="m", body=b"\n\x02hi", type_url=type_url)
-    reply = await channel.invoke(request, call_context())
+    reply = await invoke(channel, request, call_context())
     assert grpc_app.state.seen[0].type_url == type_url
     assert reply.type_url == type_url
     assert reply.body == b"\n\x02hi"
@@ -88,7 +89,7 @@ async def test_headers_become_metadata(grpc_app: GrpcApp, channel: GrpcAppChanne
             ("x-latin", "caf\u00e9"),
         ],
     )
-    await channel.invoke(request, call_context(tracestate="vendor=1"))
+    await invoke(channel, request, call_context(tracestate="vendor=1"))
     seen = grpc_app.state.seen[0]
     values = seen.headers
     assert ("x-custom", "one") in values
@@ -112,7 +113,7 @@ async def test_no_token_when_the_app_has_none(grpc_app: GrpcApp) -> None:
     channel = GrpcAppChannel(f"127.0.0.1:{grpc_app.port}")
     try:
         request = InvokeRequest(method="m", headers=[("dapr-api-token", "callers-token")])
-        await channel.invoke(request, call_context(tracestate=""))
+        await invoke(channel, request, call_context(tracestate=""))
     finally:
         await channel.close()
     seen = grpc_app.state.seen[0]
@@ -121,7 +122,7 @@ async def test_no_token_when_the_app_has_none(grpc_app: GrpcApp) -> None:
 
 
 async def test_response_metadata_comes_back_as_headers(channel: GrpcAppChannel) -> None:
-    reply = await channel.invoke(InvokeRequest(method="m"), call_context())
+    reply = await invoke(channel, InvokeRequest(method="m"), call_context())
     assert ("x-app", "grpc") in reply.headers
     assert ("x-raw-bin", base64.b64encode(b"\x00\xff").decode()) in reply.headers
 
@@ -131,7 +132,7 @@ async def test_binary_and_4_mib_bodies_round_trip(channel: GrpcAppChannel) -> No
     big = every_byte * (4 * 1024 * 1024 // 256)
     for body in (every_byte, big):
         request = InvokeRequest(method="m", body=body, content_type="application/octet-stream")
-        reply = await channel.invoke(request, call_context())
+        reply = await invoke(channel, request, call_context())
         assert reply.body == body
 
 
@@ -154,7 +155,7 @@ async def test_app_errors_are_answers_with_daprs_http_status(
     channel: GrpcAppChannel, code: str, status: int
 ) -> None:
     request = InvokeRequest(method="m", query=f"code={code}&message=went+wrong")
-    reply = await channel.invoke(request, call_context(timeout=None))
+    reply = await invoke(channel, request, call_context(timeout=None))
     assert reply.status == status
     assert reply.content_type == "application/json"
     body = orjson.loads(reply.body)
@@ -173,7 +174,7 @@ async def test_app_down_is_unreachable(closed_port: int) -> None:
     channel = GrpcAppChannel(f"127.0.0.1:{closed_port}")
     try:
         with pytest.raises(AppUnreachable):
-            await channel.invoke(InvokeRequest(method="m"), call_context())
+            await invoke(channel, InvokeRequest(method="m"), call_context())
         assert not await channel.probe(0.5)
     finally:
         await channel.close()
@@ -183,14 +184,14 @@ async def test_app_that_went_away_is_unreachable_then_back(grpc_app: GrpcApp) ->
     channel = GrpcAppChannel(f"127.0.0.1:{grpc_app.port}")
     health = AppHealth(channel.probe, HealthSettings(interval=0.1, timeout=0.1, threshold=1))
     try:
-        assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+        assert (await invoke(channel, InvokeRequest(method="m"), call_context())).status == 200
         await grpc_app.close()
         with pytest.raises(AppUnreachable):
-            await channel.invoke(InvokeRequest(method="m"), call_context())
+            await invoke(channel, InvokeRequest(method="m"), call_context())
         await grpc_app.start(grpc_app.port)
         health.start()
         await settled(health, True)
-        assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+        assert (await invoke(channel, InvokeRequest(method="m"), call_context())).status == 200
     finally:
         await health.close()
         await channel.close()
@@ -198,7 +199,7 @@ async def test_app_that_went_away_is_unreachable_then_back(grpc_app: GrpcApp) ->
 
 async def test_slow_app_times_out(channel: GrpcAppChannel) -> None:
     with pytest.raises(AppTimeout):
-        await channel.invoke(InvokeRequest(method="slow"), call_context(timeout=0.2))
+        await invoke(channel, InvokeRequest(method="slow"), call_context(timeout=0.2))
 
 
 async def test_health_probe(grpc_app: GrpcApp, channel: GrpcAppChannel) -> None:

@@ -23,6 +23,7 @@ from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable
 from mecha.blocks.invocation.models import InvokeRequest
 from mecha.channel.factory import AppChannelSettings, build_app_channel
 from mecha.channel.h2c import H2cAppChannel
+from mecha.channel.protocols import invoke
 
 from .conftest import TRACEPARENT, call_context
 
@@ -187,7 +188,7 @@ async def test_a_call_reaches_the_app_with_its_fields(
         content_type="application/json",
         headers=[("X-Custom", "yes"), ("Connection", "close"), ("host", "elsewhere")],
     )
-    reply = await channel.invoke(request, call_context())
+    reply = await invoke(channel, request, call_context())
     [seen] = h2_app.seen
     assert (seen.verb, seen.path, seen.body) == ("PUT", "/orders/42?a=1", b'{"id":42}')
     assert seen.headers[":authority"] == f"127.0.0.1:{h2_app.port}"
@@ -205,21 +206,23 @@ async def test_a_call_reaches_the_app_with_its_fields(
 
 @pytest.mark.parametrize("verb", ["GET", "POST", "DELETE", "PATCH", "OPTIONS"])
 async def test_verbs(h2_app: H2App, channel: H2cAppChannel, verb: str) -> None:
-    await channel.invoke(InvokeRequest(method="m", verb=verb), call_context())
+    await invoke(channel, InvokeRequest(method="m", verb=verb), call_context())
     assert h2_app.seen[0].verb == verb
 
 
 async def test_non_2xx_answers_come_back_as_they_are(channel: H2cAppChannel) -> None:
-    reply = await channel.invoke(
-        InvokeRequest(method="m", verb="POST", query="status=418", body=b"teapot"), call_context()
+    reply = await invoke(
+        channel,
+        InvokeRequest(method="m", verb="POST", query="status=418", body=b"teapot"),
+        call_context(),
     )
     assert (reply.status, reply.body) == (418, b"teapot")
 
 
 async def test_four_mib_bodies_both_ways(h2_app: H2App, channel: H2cAppChannel) -> None:
     body = bytes(range(256)) * (4 * MiB // 256)
-    reply = await channel.invoke(
-        InvokeRequest(method="big", verb="POST", body=body), call_context()
+    reply = await invoke(
+        channel, InvokeRequest(method="big", verb="POST", body=body), call_context()
     )
     assert h2_app.seen[0].body == body
     assert reply.body == body
@@ -228,7 +231,7 @@ async def test_four_mib_bodies_both_ways(h2_app: H2App, channel: H2cAppChannel) 
 async def test_calls_share_one_connection_at_once(h2_app: H2App, channel: H2cAppChannel) -> None:
     h2_app.awaited_streams = 20
     calls = [
-        asyncio.create_task(channel.invoke(InvokeRequest(method="held"), call_context()))
+        asyncio.create_task(invoke(channel, InvokeRequest(method="held"), call_context()))
         for _ in range(20)
     ]
     async with asyncio.timeout(10):
@@ -242,19 +245,19 @@ async def test_calls_share_one_connection_at_once(h2_app: H2App, channel: H2cApp
 async def test_app_down_is_unreachable(closed_port: int) -> None:
     channel = H2cAppChannel("127.0.0.1", closed_port)
     with pytest.raises(AppUnreachable):
-        await channel.invoke(InvokeRequest(method="m"), call_context())
+        await invoke(channel, InvokeRequest(method="m"), call_context())
     assert not await channel.probe(1.0)
     await channel.close()
 
 
 async def test_no_answer_in_time_is_a_timeout(channel: H2cAppChannel) -> None:
     with pytest.raises(AppTimeout):
-        await channel.invoke(InvokeRequest(method="slow"), call_context(timeout=0.2))
+        await invoke(channel, InvokeRequest(method="slow"), call_context(timeout=0.2))
 
 
 async def test_a_new_connection_after_the_app_restarts(h2_app: H2App) -> None:
     channel = H2cAppChannel("127.0.0.1", h2_app.port)
-    assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+    assert (await invoke(channel, InvokeRequest(method="m"), call_context())).status == 200
     await h2_app.close()
     restarted = H2App()
     loop = asyncio.get_running_loop()
@@ -262,7 +265,7 @@ async def test_a_new_connection_after_the_app_restarts(h2_app: H2App) -> None:
         lambda: _H2AppConnection(restarted), "127.0.0.1", h2_app.port
     )
     try:
-        assert (await channel.invoke(InvokeRequest(method="m"), call_context())).status == 200
+        assert (await invoke(channel, InvokeRequest(method="m"), call_context())).status == 200
         assert restarted.connections == 1
     finally:
         await channel.close()
@@ -273,7 +276,7 @@ async def test_probe_and_factory(h2_app: H2App) -> None:
     built = build_app_channel(AppChannelSettings(port=h2_app.port, protocol="h2c"))
     try:
         assert await built.channel.probe(1.0)
-        reply = await built.channel.invoke(InvokeRequest(method="x", body=b"b"), call_context())
+        reply = await invoke(built.channel, InvokeRequest(method="x", body=b"b"), call_context())
         assert reply.body == b"b"
     finally:
         await built.channel.close()

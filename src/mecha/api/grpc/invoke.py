@@ -12,7 +12,7 @@ from google.protobuf import any_pb2
 from google.rpc.error_details_pb2 import ErrorInfo
 from google.rpc.status_pb2 import Status
 
-from mecha.blocks.invocation.models import GrpcStatus, InvokeRequest
+from mecha.blocks.invocation.models import GrpcStatus, Header, InvokeRequest, text_of
 from mecha.blocks.invocation.service import Trace
 from mecha.http2 import GrpcError, StatusCode
 from mecha.mesh import wire
@@ -49,7 +49,7 @@ async def invoke_service(
     if verb == "NONE":
         verb = "POST"
     metadata = call.context.metadata
-    headers = wire.passed_on((key, value) for key, value in metadata if isinstance(value, str))
+    headers = wire.passed_on([(key, value) for key, value in metadata if isinstance(value, str)])
     incoming = {key: value for key, value in metadata if key in ("traceparent", "tracestate")}
     remaining = call.context.time_remaining()
     reply = await call.runtime.invocation.invoke(
@@ -80,17 +80,20 @@ async def invoke_service(
     )
 
 
-def _metadata_of(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _metadata_of(headers: list[Header]) -> list[tuple[str, str]]:
     """The app's response headers that can travel as gRPC metadata."""
-    return [
-        (name, value)
-        for name, value in headers
-        if _METADATA_NAME.fullmatch(name)
-        and not name.startswith("grpc-")
-        and not name.endswith("-bin")
-        and value.isascii()
-        and value.isprintable()
-    ]
+    metadata: list[tuple[str, str]] = []
+    for name, raw in headers:
+        value = text_of(raw)
+        if (
+            _METADATA_NAME.fullmatch(name)
+            and not name.startswith("grpc-")
+            and not name.endswith("-bin")
+            and value.isascii()
+            and value.isprintable()
+        ):
+            metadata.append((name, value))
+    return metadata
 
 
 def _app_status(status: GrpcStatus) -> GrpcError:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import posixpath
+from functools import partial
 from urllib.parse import unquote
 
+from mecha.api.http.errors import render_error
 from mecha.api.http.router import Call
-from mecha.blocks.invocation.models import InvokeRequest
+from mecha.blocks.invocation.models import Header, InvokeRequest, InvokeResponse, text_of
 from mecha.blocks.invocation.service import Trace
-from mecha.http1 import Request, Response
+from mecha.errors import MechaError
+from mecha.http1 import Deferred, Request, Response
 from mecha.mesh import wire
 
 PREFIX = "/v1.0/invoke/"
@@ -31,30 +34,53 @@ def target_and_method(path: str) -> tuple[str, str]:
     return unquote(rest[:index]), _clean(unquote(rest[index + len("/method/") :]))
 
 
-async def by_path(call: Call) -> Response:
+def by_path(call: Call) -> Deferred:
     target, method = target_and_method(call.request.path)
-    return await invoke(call, target, method)
+    return invoke(call, target, method)
 
 
-async def invoke(call: Call, target: str, method: str) -> Response:
+def invoke(call: Call, target: str, method: str) -> Deferred:
     request = call.request
-    reply = await call.runtime.invocation.invoke(
+    headers: list[Header] = []
+    content_type = traceparent = None
+    tracestate = ""
+    # One pass: the caller's headers that travel on, and the few the runtime reads itself.
+    for name, value in request.headers.pairs():
+        if name not in wire.NOT_PASSED:
+            if name[:6] != "mecha-":
+                headers.append((name, value))
+        elif name == "content-type":
+            content_type = text_of(value)
+        elif name == "traceparent":
+            traceparent = text_of(value)
+        elif name == "tracestate":
+            tracestate = text_of(value)
+    reply = Deferred()
+    reply.on_cancel = call.runtime.invocation.start(
         call.app,
         target,
         InvokeRequest(
             method=method,
             verb=request.method,
             query=request.query,
-            headers=wire.passed_on(request.headers),
+            headers=headers,
             body=request.body,
-            content_type=request.headers.get("content-type"),
+            content_type=content_type,
         ),
-        Trace(request.headers.get("traceparent"), request.headers.get("tracestate") or ""),
+        Trace(traceparent, tracestate),
+        partial(_answer, reply),
     )
+    return reply
+
+
+def _answer(reply: Deferred, outcome: InvokeResponse | MechaError) -> None:
+    if isinstance(outcome, MechaError):
+        reply.resolve(render_error(outcome))
+        return
     # A packed protobuf answer is protobuf bytes, whatever content type the app named.
-    content_type = "application/x-protobuf" if reply.type_url else reply.content_type
-    headers = [(k, v) for k, v in reply.headers if k not in _SERVER_OWNED]
-    return Response(reply.status, reply.body, headers, content_type=content_type)
+    content_type = "application/x-protobuf" if outcome.type_url else outcome.content_type
+    headers = [pair for pair in outcome.headers if pair[0] not in _SERVER_OWNED]
+    reply.resolve(Response(outcome.status, outcome.body, headers, content_type=content_type))
 
 
 def header_target(request: Request) -> str | None:
@@ -62,5 +88,5 @@ def header_target(request: Request) -> str | None:
     return request.headers.get("dapr-app-id")
 
 
-async def by_header(call: Call, target: str) -> Response:
-    return await invoke(call, target, _clean(unquote(call.request.path)))
+def by_header(call: Call, target: str) -> Deferred:
+    return invoke(call, target, _clean(unquote(call.request.path)))

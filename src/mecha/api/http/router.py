@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from mecha.http1 import Request, Response
+from mecha.http1 import Deferred, Request, Response
 
 if TYPE_CHECKING:
     from mecha.apps import HostedApp
@@ -28,7 +28,7 @@ class Call:
     runtime: Runtime
 
 
-Handler = Callable[[Call], Response | Awaitable[Response]]
+Handler = Callable[[Call], Response | Deferred | Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from mecha.api.http.errors import render_error, render_protocol_error
 from mecha.api.http.router import Call, NoRoute, Route, Router
 from mecha.api.http.routes import ROUTES
 from mecha.errors import ErrorCode, MechaError
-from mecha.http1 import HttpServer, Limits, Request, Response
+from mecha.http1 import Deferred, HttpServer, Limits, Request, Response
 
 if TYPE_CHECKING:
     from mecha.apps import HostedApp
@@ -60,7 +60,7 @@ class HttpApi:
     async def close(self, grace: float) -> None:
         await self.server.close(grace)
 
-    def handle(self, request: Request) -> Response | Awaitable[Response]:
+    def handle(self, request: Request) -> Response | Deferred | Awaitable[Response]:
         methods = _STATIC_ROUTES.get(request.path)
         route = None if methods is None else methods.get(request.method)
         if route is not None:
@@ -89,7 +89,7 @@ class HttpApi:
             result = route.handler(call)
         except MechaError as error:
             return render_error(error)
-        if isinstance(result, Response):
+        if isinstance(result, Response | Deferred):
             return result
         return _finish(result)
 
@@ -98,22 +98,32 @@ class HttpApi:
         assert self._token is not None and self._same_token is not None
         return given is not None and self._same_token(given.encode("latin-1"), self._token)
 
-    async def _logged(self, route: Route, call: Call) -> Response:
+    def _logged(self, route: Route, call: Call) -> Response | Deferred | Awaitable[Response]:
         started = time.perf_counter()
         try:
             result = route.handler(call)
-            response = result if isinstance(result, Response) else await result
+        except MechaError as error:
+            result = render_error(error)
+        if isinstance(result, Response):
+            return _log_call(route, call, started, result)
+        if isinstance(result, Deferred):
+            logged = Deferred()
+            result.listen(
+                lambda response: logged.resolve(_log_call(route, call, started, response))
+            )
+            logged.on_cancel = result.cancel
+            return logged
+        return self._logged_later(route, call, started, result)
+
+    @staticmethod
+    async def _logged_later(
+        route: Route, call: Call, started: float, pending: Awaitable[Response]
+    ) -> Response:
+        try:
+            response = await pending
         except MechaError as error:
             response = render_error(error)
-        api_log.info(
-            "HTTP API called: %s %s (%s) -> %d in %.2f ms",
-            call.request.method,
-            call.request.path,
-            route.name,
-            response.status,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+        return _log_call(route, call, started, response)
 
     @staticmethod
     def _no_route(request: Request, missing: NoRoute) -> Response:
@@ -129,6 +139,18 @@ class HttpApi:
         return render_error(
             MechaError(ErrorCode.NOT_FOUND, f"no API route for {request.method} {request.path}")
         )
+
+
+def _log_call(route: Route, call: Call, started: float, response: Response) -> Response:
+    api_log.info(
+        "HTTP API called: %s %s (%s) -> %d in %.2f ms",
+        call.request.method,
+        call.request.path,
+        route.name,
+        response.status,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
 
 
 async def _finish(pending: Awaitable[Response]) -> Response:

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+Header = tuple[str, str | bytes]
+"""A header (HTTP) or metadata entry (gRPC): a lower-case name, and its value as text or as the
+bytes received, which pass on without being decoded."""
+
+
+def text_of(value: str | bytes) -> str:
+    """A header value as text (latin-1, so every byte round-trips)."""
+    return value if isinstance(value, str) else value.decode("latin1")
+
 
 @dataclass(slots=True)
 class InvokeRequest:
@@ -17,8 +26,8 @@ class InvokeRequest:
     verb: str = "POST"
     # Raw query string, without '?'.
     query: str = ""
-    # Headers (HTTP) or metadata (gRPC) to pass on, lower-cased names, order kept.
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    # Headers (HTTP) or metadata (gRPC) to pass on, order kept.
+    headers: list[Header] = field(default_factory=list)
     body: bytes = b""
     content_type: str | None = None
     # For a body that is a packed protobuf `Any` from a gRPC caller: its type URL ("" otherwise).
@@ -28,7 +37,7 @@ class InvokeRequest:
 @dataclass(slots=True)
 class InvokeResponse:
     status: int = 200
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[Header] = field(default_factory=list)
     body: bytes = b""
     content_type: str | None = None
     # Set when the app (a gRPC app) answered with a packed protobuf `Any`.

@@ -27,3 +27,9 @@ class NameResolver(Component, Protocol):
         Raises ResolverUnavailable when the backing service cannot be asked.
         """
         ...
+
+    def resolve_now(self, app_id: str, namespace: str) -> list[Address] | None:
+        """What `resolve` would return, when it is known without waiting (from memory, or a
+        glance at the local disk); None when only `resolve` can tell. Every invocation asks
+        this first, so it must cost next to nothing."""
+        ...

@@ -43,6 +43,13 @@ class ResolveCache:
         # Shielded: a caller that gives up does not cancel the lookup others wait for.
         return list(await asyncio.shield(pending))
 
+    def peek(self, key: Key) -> list[Address] | None:
+        """The cached addresses while they are fresh; None otherwise."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            return list(entry[1])
+        return None
+
     def invalidate(self, key: Key) -> None:
         self._generations[key] = self._generations.get(key, 0) + 1
         self._entries.pop(key, None)

@@ -109,6 +109,11 @@ class DNSNameResolver:
             return []
         return await self._cache.get((namespace, app_id), lambda: self._look_up(name))
 
+    def resolve_now(self, app_id: str, namespace: str) -> list[Address] | None:
+        if self.host_name(app_id, namespace) is None:
+            return []
+        return self._cache.peek((namespace, app_id))
+
     async def _look_up(self, name: str) -> list[Address]:
         loop = asyncio.get_running_loop()
         try:

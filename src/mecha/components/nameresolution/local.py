@@ -151,6 +151,9 @@ class LocalNameResolver:
     # ---- resolution --------------------------------------------------------------------------
 
     async def resolve(self, app_id: str, namespace: str) -> list[Address]:
+        return self.resolve_now(app_id, namespace)
+
+    def resolve_now(self, app_id: str, namespace: str) -> list[Address]:
         # Synchronous on purpose: a stat, and rarely a few small reads of a local folder, cost
         # less than handing them to a thread.
         key = (namespace, app_id)

@@ -185,6 +185,10 @@ class RedisNameResolver:
         key = self._key(namespace, app_id)
         return await self._cache.get((namespace, app_id), lambda: self._fetch(key))
 
+    def resolve_now(self, app_id: str, namespace: str) -> list[Address] | None:
+        self._connected()
+        return self._cache.peek((namespace, app_id))
+
     async def _fetch(self, key: str) -> list[Address]:
         client = self._connected()
         try:

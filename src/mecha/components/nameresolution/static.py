@@ -60,6 +60,9 @@ class StaticNameResolver:
         pass
 
     async def resolve(self, app_id: str, namespace: str) -> list[Address]:
+        return self.resolve_now(app_id, namespace)
+
+    def resolve_now(self, app_id: str, namespace: str) -> list[Address]:
         return list(self._apps.get((namespace, app_id), ()))
 
 
