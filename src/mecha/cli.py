@@ -49,6 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(config)
 
 
+def _tune_gc() -> None:
+    """Cyclic GC settings for a server whose requests allocate short-lived objects.
+
+    With 64 requests in flight their live objects alone near the default 700-allocation
+    threshold, so young collections ran every few dozen requests, about 4 µs per invocation;
+    at 10,000 they are rare. What startup imported is frozen: full collections skip it.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def _run(config: runtime_config.RuntimeConfig) -> int:
     from mecha.observability import logging as mecha_logging
 
@@ -62,6 +75,8 @@ def _run(config: runtime_config.RuntimeConfig) -> int:
 
     skip_sdk_package_inits()
     from mecha.runtime import Runtime, StartupError
+
+    _tune_gc()
 
     async def serve() -> int:
         return await Runtime(config).run()

@@ -348,12 +348,8 @@ class H2cAppChannel:
             ) from None
         except ValueError as error:
             raise InvocationError(f"cannot send this call to the app: {error}") from error
-        return InvokeResponse(
-            status=answer.status,
-            headers=passed_back(answer.headers),
-            body=answer.body,
-            content_type=next((v for k, v in answer.headers if k == "content-type"), None),
-        )
+        headers, content_type = passed_back(answer.headers)
+        return InvokeResponse(answer.status, headers, answer.body, content_type)
 
     async def probe(self, timeout: float) -> bool:
         headers = [("dapr-api-token", self._token)] if self._token else []

@@ -128,15 +128,8 @@ class HttpAppChannel:
         if isinstance(outcome, ClientError):
             done(self._failure(outcome, timeout))
             return
-        headers = outcome.headers
-        done(
-            InvokeResponse(
-                status=outcome.status,
-                headers=passed_back(headers.pairs()),
-                body=outcome.body,
-                content_type=headers.get("content-type"),
-            )
-        )
+        headers, content_type = passed_back(outcome.headers.pairs())
+        done(InvokeResponse(outcome.status, headers, outcome.body, content_type))
 
     def _failure(self, error: ClientError, timeout: float | None) -> InvocationError:
         if isinstance(error, ConnectError):
@@ -224,14 +217,19 @@ def _passed_on(headers: Sequence[Header]) -> list[Header]:
     return _without_nominated(kept, headers) if nominating else kept
 
 
-def passed_back(headers: Sequence[Header]) -> list[Header]:
-    """The app's response headers for the caller: without hop-by-hop headers, and without
-    Content-Type, which travels as InvokeResponse.content_type."""
+def passed_back(headers: Sequence[Header]) -> tuple[list[Header], str | None]:
+    """The app's response headers for the caller, without hop-by-hop headers; and apart, its
+    Content-Type (for InvokeResponse.content_type)."""
     kept: list[Header] = []
+    content_type = None
     nominating = False
     for pair in headers:
-        if pair[0] not in _NOT_PASSED_BACK:
+        name = pair[0]
+        if name not in _NOT_PASSED_BACK:
             kept.append(pair)
-        elif pair[0] == "connection":
+        elif name == "content-type":
+            if content_type is None:
+                content_type = text_of(pair[1])
+        elif name == "connection":
             nominating = True
-    return _without_nominated(kept, headers) if nominating else kept
+    return (_without_nominated(kept, headers) if nominating else kept), content_type

@@ -37,6 +37,8 @@ _log = logging.getLogger("mecha.http")
 
 # The shortest request llhttp accepts is 18 bytes ("GET / HTTP/1.1\r\n\r\n"), so a slice of
 # n * 16 bytes completes at most n requests: that is how parsing stays within max_pipelined.
+# Every request head ends in a blank line, so input with fewer than n of them (bodies may hold
+# more) completes fewer than n requests too, however long: it is parsed whole.
 _MIN_REQUEST_BYTES = 16
 # After an error response the client may still be sending; reading and dropping it for a while
 # keeps the kernel from answering with a reset that could destroy the response in flight.
@@ -156,7 +158,11 @@ class HttpConnection(asyncio.Protocol):
                     self._close()
         elif self._held is not None:
             self._held = b"".join((self._held, data))
-        elif self._queue or self._write_paused or len(data) > self._fast_limit:
+        elif (
+            self._queue
+            or self._write_paused
+            or (len(data) > self._fast_limit and data.count(b"\r\n\r\n") >= self._max_pipelined)
+        ):
             self._feed(data)
         else:
             consumed = self._feed_piece(data)  # the usual case: no slicing needed
@@ -251,6 +257,13 @@ class HttpConnection(asyncio.Protocol):
             if seq == assembler.seq and head == assembler.head_size and body == assembler.body_size:
                 # A header (or chunk trailer) in progress, which httptools buffers whole.
                 assembler.stalled += len(piece)
+                if assembler.stalled > self._max_stall:
+                    self._fail(431, "request header fields too large")
+            elif assembler.in_head:
+                # Progress, but the piece may end in a header line still in progress: the
+                # bytes after its last line feed.
+                tail = bytes(piece) if isinstance(piece, memoryview) else piece
+                assembler.stalled = len(tail) - 1 - tail.rfind(b"\n")
                 if assembler.stalled > self._max_stall:
                     self._fail(431, "request header fields too large")
             else:

@@ -14,20 +14,22 @@ from mecha.errors import MechaError
 from mecha.http1 import Deferred, Request, Response
 from mecha.mesh import wire
 
-PREFIX = "/v1.0/invoke/"
 # Set by this runtime's HTTP server on every response; the app's own would repeat them.
 _SERVER_OWNED = frozenset({"date", "server"})
 VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 
 def _clean(method: str) -> str:
+    """The method with dot segments resolved and empty ones dropped."""
+    if "." not in method and "//" not in method and method[:1] != "/" and method[-1:] != "/":
+        return method  # nothing to resolve: the usual case
     cleaned = posixpath.normpath("/" + method).lstrip("/")
     return "" if cleaned == "." else cleaned
 
 
-def target_and_method(path: str) -> tuple[str, str]:
-    """Split `/v1.0/invoke/<target>/method/<method>`; the target may be a URL (`http://...`)."""
-    rest = path[len(PREFIX) :]
+def target_and_method(rest: str) -> tuple[str, str]:
+    """Split `<target>/method/<method>` (the raw path after `/v1.0/invoke/`); the target may
+    be a URL (`http://...`)."""
     index = rest.find("/method/")
     if index <= 0:
         return "", ""
@@ -35,7 +37,7 @@ def target_and_method(path: str) -> tuple[str, str]:
 
 
 def by_path(call: Call) -> Deferred:
-    target, method = target_and_method(call.request.path)
+    target, method = target_and_method(call.params["rest"])
     return invoke(call, target, method)
 
 

@@ -1,7 +1,8 @@
 """A declarative route table and the matcher over it.
 
 Patterns are paths whose segments may be `{name}` (one segment) or, last, `{name...}` (the
-rest of the path). Matching works on the raw path; captured values are percent-decoded.
+rest of the path). Matching works on the raw path; a `{name}` value is percent-decoded, a rest
+is handed over raw, for the handler to split before it decodes (an encoded `/` stays apart).
 """
 
 from __future__ import annotations
@@ -152,5 +153,6 @@ def _match(pattern: _Pattern, parts: list[str]) -> dict[str, str] | None:
             return None
         values[name] = unquote(parts[index])
     if pattern.rest is not None:
-        values[pattern.rest] = unquote("/".join(parts[count:]))
+        # The rest as it stands in the path: after the matched segments and their slashes.
+        values[pattern.rest] = "/".join(parts[count:])
     return values
