@@ -7,11 +7,20 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+
+from mypy_extensions import mypyc_attr
+
+# The classes here are compiled (mecha.build) and derived from by mecha.http2's, which are not.
 
 _BACKLOG = 1024
 # After the grace period connections are aborted; their close callbacks then come at once.
 _ABORT_WAIT_SECONDS = 5.0
+
+
+def _bound_ports(server: Any) -> list[int]:
+    # Untyped: asyncio's Server.sockets is a tuple, uvloop's a list, and compiled code checks.
+    return [sock.getsockname()[1] for sock in server.sockets]
 
 
 class Connection(Protocol):
@@ -21,6 +30,7 @@ class Connection(Protocol):
     def abort(self) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ConnectionSet:
     """A server's open connections; once it is closing, a wait for the last one to go."""
 
@@ -39,6 +49,7 @@ class ConnectionSet:
             waiter.set_result(None)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Listeners:
     """The listening sockets of one server, any number of addresses, one protocol factory;
     the servers are built on it."""
@@ -60,7 +71,7 @@ class Listeners:
         if self._tracked.closing:
             raise RuntimeError("server is closed")
         server = await self._open(host, port)
-        bound_port: int = server.sockets[0].getsockname()[1]
+        bound_port = _bound_ports(server)[0]
         self._servers.append(server)
         self._ports.append(bound_port)
         return bound_port
@@ -82,9 +93,10 @@ class Listeners:
         if numeric is not None:
             return await loop.create_server(self._factory, sock=numeric, backlog=_BACKLOG)
         server = await loop.create_server(self._factory, host, port, backlog=_BACKLOG)
-        if len({sock.getsockname()[1] for sock in server.sockets}) > 1:
+        ports = _bound_ports(server)
+        if len(set(ports)) > 1:
             # Port 0 on a name with several addresses drew one port per address: use one.
-            chosen = server.sockets[0].getsockname()[1]
+            chosen = ports[0]
             server.close()
             await server.wait_closed()
             server = await loop.create_server(self._factory, host, chosen, backlog=_BACKLOG)

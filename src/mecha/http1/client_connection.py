@@ -27,7 +27,7 @@ from mecha.http1.client_message import (
     NotSentError,
     UnansweredError,
 )
-from mecha.http1.message import RAW_VALUES, Headers
+from mecha.http1.message import Headers
 from mecha.http1.parse import header_name, header_names
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ _MAX_HEAD_BYTES = 256 * 1024
 # llhttp ends these interim responses at their head; other 1xx codes it would read to EOF.
 _INTERIM = frozenset({100, 102, 103})
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
-_new_object = object.__new__
 
 
 class _Abort(Exception):
@@ -56,7 +55,9 @@ class _Abort(Exception):
         self.error = error
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection:
+    """An asyncio protocol (duck-typed: a compiled class cannot derive from asyncio's)."""
+
     __slots__ = (
         "_body",
         "_body_parts",
@@ -195,13 +196,10 @@ class ClientConnection(asyncio.Protocol):
             body = b"".join(self._body_parts)
             self._body_parts = None
         self._body = None
-        headers = _new_object(Headers)  # as Headers.received(), without the call
-        headers._items = self._headers
-        headers._index = RAW_VALUES
         response = ClientResponse(
             self._status,
             self._reason.decode("latin1"),
-            headers,
+            Headers.received(self._headers),
             body,
             self._version,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections import deque
+from typing import cast
 
 from mecha.http1.client_connection import ClientConnection
 from mecha.http1.client_message import ClientError, ClientTimeout, ConnectError
@@ -136,16 +137,17 @@ class HostPool:
         self.connecting += 1
         made: list[ClientConnection] = []
 
-        def new_connection() -> ClientConnection:
+        def new_connection() -> asyncio.BaseProtocol:
             connection = ClientConnection(self)
             made.append(connection)
-            return connection
+            return cast(asyncio.BaseProtocol, connection)
 
         try:
             async with asyncio.timeout(self._connect_timeout):
-                _, connection = await self.loop.create_connection(
+                await self.loop.create_connection(
                     new_connection, self.host, self.port, ssl=self.ssl
                 )
+            connection = made[-1]
         except BaseException as error:
             for unclaimed in made:
                 unclaimed.discard_unclaimed()

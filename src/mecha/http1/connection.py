@@ -46,7 +46,9 @@ _LINGER_SECONDS = 2.0
 _LINGER_MAX_BYTES = 1024 * 1024
 
 
-class HttpConnection(asyncio.Protocol):
+class HttpConnection:
+    """An asyncio protocol (duck-typed: a compiled class cannot derive from asyncio's)."""
+
     __slots__ = (
         "_assembler",
         "_busy",

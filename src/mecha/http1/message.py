@@ -29,6 +29,14 @@ class Headers:
         )
         self._index: dict[str, str] | None = None
 
+    @staticmethod
+    def received(items: list[tuple[str, bytes]]) -> Headers:
+        """Headers as a parser hands them over: names lower-cased, values the raw bytes."""
+        headers = Headers()
+        headers._items = items
+        headers._index = RAW_VALUES
+        return headers
+
     def _text_items(self) -> list[tuple[str, str]]:
         if self._index is RAW_VALUES:
             raw = cast("list[tuple[str, bytes]]", self._items)

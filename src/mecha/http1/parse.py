@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from httptools import HttpParserInvalidURLError, HttpRequestParser, parse_url
 
-from mecha.http1.message import RAW_VALUES, Headers, Limits, Request
+from mecha.http1.message import Headers, Limits, Request
 
 _METHODS = {
     method.encode("ascii"): method
@@ -36,7 +36,6 @@ _CONNECTION = 8
 # An int, not b"#": `int in bytes` is a plain byte search, while `bytes in bytes` first tries
 # (and fails) to read its operand as an int, raising and clearing a TypeError each time.
 _FRAGMENT = ord("#")
-_new_object = object.__new__
 
 
 class ProtocolViolationError(Exception):
@@ -262,18 +261,15 @@ class RequestAssembler:
             method = _METHODS.get(raw_method) or raw_method.decode("latin1")
             target = self._url
             path, query = _targets.get(target) or _split_new_target(target)
-            # Built without an __init__ call: this runs for every request.
-            request = _new_object(Request)
-            request.method = method
-            request.path = path
-            request.query = query
-            headers = _new_object(Headers)  # as Headers.received(), without the call
-            headers._items = self._headers
-            headers._index = RAW_VALUES
-            request.headers = headers
-            request.body = body
-            request.keep_alive = self._alive
-            request.http_version = self._version
+            request = Request(
+                method,
+                path,
+                query,
+                Headers.received(self._headers),
+                body,
+                self._alive,
+                self._version,
+            )
             if (method == "CONNECT" or self._flags & _UPGRADE) and self._hold_upgrade(request):
                 return
         if not request.keep_alive:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+from collections.abc import Callable
+from typing import cast
 
 from mecha.http1.connection import HttpConnection
 from mecha.http1.context import ServerContext
@@ -23,7 +26,9 @@ class HttpServer(Listeners):
     ) -> None:
         """`server_header` is the `Server:` value ("" for none); `dated` adds `Date:`."""
         self._ctx = ServerContext(handler, limits, on_protocol_error, server_header, dated)
-        factory = functools.partial(HttpConnection, self._ctx)
+        factory = cast(
+            Callable[[], asyncio.BaseProtocol], functools.partial(HttpConnection, self._ctx)
+        )
         super().__init__(self._ctx, factory, logging.getLogger("mecha.http"))
 
     @property

@@ -6,8 +6,9 @@ import asyncio
 import functools
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs
 
 import grpc
@@ -67,9 +68,11 @@ async def https_app(certificate: tuple[Path, Path]) -> AsyncIterator[tuple[int, 
         True,
     )
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        functools.partial(HttpConnection, server_context), "127.0.0.1", 0, ssl=context
+    # A compiled HttpConnection is an asyncio protocol only by its methods.
+    factory = cast(
+        Callable[[], asyncio.BaseProtocol], functools.partial(HttpConnection, server_context)
     )
+    server = await loop.create_server(factory, "127.0.0.1", 0, ssl=context)
     try:
         yield server.sockets[0].getsockname()[1], seen
     finally:

@@ -12,6 +12,7 @@ import itertools
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 import uvloop
@@ -97,7 +98,11 @@ async def exchange(pieces: list[bytes], *, end: bool) -> ClientResponse | Client
         max_response_bytes=1 << 20,
     )
     pool.size = 1  # the slot acquire() would have taken
-    _, connection = await loop.create_connection(lambda: ClientConnection(pool), sock=ours)
+    # Cast both ways: a compiled ClientConnection is an asyncio protocol only by its methods.
+    _, protocol = await loop.create_connection(
+        lambda: cast(asyncio.BaseProtocol, ClientConnection(pool)), sock=ours
+    )
+    connection = cast(ClientConnection, protocol)
     call: asyncio.Future[ClientResponse | ClientError] = loop.create_future()
     connection.start(Outgoing(pool, "GET", b"GET / HTTP/1.1\r\n\r\n", b"", None, call.set_result))
     for piece in pieces:

@@ -23,7 +23,6 @@ api_log = logging.getLogger("mecha.api")
 
 _ROUTER = Router(ROUTES)
 _STATIC_ROUTES = _ROUTER.static()
-_new_call = object.__new__
 # Any path no route serves is an invocation when it carries `dapr-app-id`, as in daprd.
 _HEADER_INVOKE = Route(
     "*", "*", lambda call: invoke.by_header(call, call.params["target"]), "InvokeService"
@@ -77,12 +76,7 @@ class HttpApi:
             return render_error(
                 MechaError(ErrorCode.UNAUTHORIZED, "authentication error: api token mismatch")
             )
-        # Built without an __init__ call: this runs for every request.
-        call: Call = _new_call(Call)
-        call.request = request
-        call.params = params
-        call.app = self._app
-        call.runtime = self._runtime
+        call = Call(request, params, self._app, self._runtime)
         if self._log_calls:
             return self._logged(route, call)
         try:

@@ -1,0 +1,53 @@
+"""The modules compiled to C with mypyc (setup.py), and whether a compiled build is current.
+
+A compiled module shadows its `.py`: edit the source without rebuilding (scripts/setup) and the
+old code keeps running. `stale()` says when that is so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import metadata
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent
+# Relative to src/: the modules every request runs through.
+COMPILED = ("mecha/callbacks.py", "mecha/listening.py", "mecha/http1/")
+# mypyc's runtime shared by the compiled modules: src/mecha_compiled__mypyc*.so.
+GROUP = "mecha_compiled"
+STAMP = SRC / "mecha" / ".compiled-stamp"
+
+
+def sources() -> list[Path]:
+    found: list[Path] = []
+    for entry in COMPILED:
+        path = SRC / entry
+        found.extend(sorted(path.glob("*.py")) if entry.endswith("/") else [path])
+    return found
+
+
+def source_hash() -> str:
+    """What a build depends on: the compiled sources, the build script and mypyc's version."""
+    digest = hashlib.sha256(metadata.version("mypy").encode())
+    for path in [*sources(), SRC.parent / "setup.py"]:
+        digest.update(str(path.relative_to(SRC.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def compiled_modules() -> list[Path]:
+    return sorted([*SRC.glob(f"{GROUP}__mypyc*.so"), *(SRC / "mecha").rglob("*.so")])
+
+
+def remove_compiled() -> None:
+    for path in compiled_modules():
+        path.unlink()
+    STAMP.unlink(missing_ok=True)
+
+
+def stale() -> str | None:
+    """Why the compiled modules do not match their sources, or None when they do (or are none)."""
+    if not compiled_modules():
+        return None
+    if not STAMP.exists() or STAMP.read_text() != source_hash():
+        return "compiled modules were built from other sources: run scripts/setup to rebuild"
+    return None
