@@ -12,7 +12,21 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent
 # Relative to src/: the modules every request runs through.
-COMPILED = ("mecha/callbacks.py", "mecha/listening.py", "mecha/http1/")
+COMPILED = (
+    "mecha/callbacks.py",
+    "mecha/listening.py",
+    "mecha/http1/",
+    "mecha/api/http/server.py",
+    "mecha/api/http/router.py",
+    "mecha/api/http/invoke.py",
+    "mecha/blocks/invocation/errors.py",
+    "mecha/blocks/invocation/models.py",
+    "mecha/blocks/invocation/service.py",
+    "mecha/mesh/client.py",
+    "mecha/mesh/server.py",
+    "mecha/mesh/wire.py",
+    "mecha/channel/http.py",
+)
 # mypyc's runtime shared by the compiled modules: src/mecha_compiled__mypyc*.so.
 GROUP = "mecha_compiled"
 STAMP = SRC / "mecha" / ".compiled-stamp"

@@ -19,14 +19,19 @@ if TYPE_CHECKING:
     from mecha.runtime import Runtime
 
 
-@dataclass(slots=True)
 class Call:
     """One API call as a handler sees it."""
 
-    request: Request
-    params: dict[str, str]
-    app: HostedApp
-    runtime: Runtime
+    # Not a dataclass: compiled, one would evaluate the annotations naming TYPE_CHECKING imports.
+    __slots__ = ("app", "params", "request", "runtime")
+
+    def __init__(
+        self, request: Request, params: dict[str, str], app: HostedApp, runtime: Runtime
+    ) -> None:
+        self.request = request
+        self.params = params
+        self.app = app
+        self.runtime = runtime
 
 
 Handler = Callable[[Call], Response | Deferred | Awaitable[Response]]
