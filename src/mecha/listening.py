@@ -9,10 +9,6 @@ import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mypy_extensions import mypyc_attr
-
-# The classes here are compiled (mecha.build) and derived from by mecha.http2's, which are not.
-
 _BACKLOG = 1024
 # After the grace period connections are aborted; their close callbacks then come at once.
 _ABORT_WAIT_SECONDS = 5.0
@@ -30,7 +26,6 @@ class Connection(Protocol):
     def abort(self) -> None: ...
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class ConnectionSet:
     """A server's open connections; once it is closing, a wait for the last one to go."""
 
@@ -49,7 +44,6 @@ class ConnectionSet:
             waiter.set_result(None)
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class Listeners:
     """The listening sockets of one server, any number of addresses, one protocol factory;
     the servers are built on it."""

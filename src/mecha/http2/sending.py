@@ -16,7 +16,9 @@ from mecha.http2.call import ServerCall
 from mecha.http2.frames import DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, frame_head, header_frames
 
 
-class Sender(asyncio.Protocol):
+class Sender:
+    """A protocol's write side (duck-typed: a compiled class cannot derive from asyncio's)."""
+
     __slots__ = (
         "_blocked",
         "_flush_scheduled",

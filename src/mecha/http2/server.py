@@ -3,8 +3,11 @@ of addresses."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+from collections.abc import Callable
+from typing import cast
 
 from mecha.http2.connection import GrpcConnection
 from mecha.http2.context import Limits, Lookup, ServerContext
@@ -22,7 +25,9 @@ class GrpcServer(Listeners):
         limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
     ) -> None:
         self._ctx = ServerContext(lookup, limits)
-        factory = functools.partial(GrpcConnection, self._ctx)
+        factory = cast(
+            Callable[[], asyncio.BaseProtocol], functools.partial(GrpcConnection, self._ctx)
+        )
         super().__init__(self._ctx, factory, logging.getLogger("mecha.http2"))
 
     @property
