@@ -22,6 +22,8 @@ COMPILED = (
     "mecha/api/http/state.py",
     "mecha/api/http/router.py",
     "mecha/api/http/invoke.py",
+    "mecha/api/grpc/invoke.py",
+    "mecha/api/grpc/state.py",
     "mecha/blocks/invocation/errors.py",
     "mecha/blocks/invocation/models.py",
     "mecha/blocks/invocation/service.py",
@@ -30,6 +32,11 @@ COMPILED = (
     "mecha/mesh/server.py",
     "mecha/mesh/wire.py",
     "mecha/channel/http.py",
+    "mecha/components/nameresolution/local.py",
+    "mecha/components/redis/client.py",
+    "mecha/components/redis/resp.py",
+    "mecha/components/state/redis.py",
+    "mecha/observability/tracing.py",
 )
 # mypyc's runtime shared by the compiled modules: src/mecha_compiled__mypyc*.so.
 GROUP = "mecha_compiled"

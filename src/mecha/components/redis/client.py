@@ -13,6 +13,7 @@ import hashlib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from mecha.components.redis.resp import (
     Arg,
@@ -155,8 +156,11 @@ class RedisClient:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(options.dial_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: RespConnection(options.address, options.command_timeout),
+                _, protocol = await loop.create_connection(
+                    lambda: cast(
+                        asyncio.BaseProtocol,
+                        RespConnection(options.address, options.command_timeout),
+                    ),
                     options.host,
                     options.port,
                     ssl=options.tls,
@@ -172,6 +176,7 @@ class RedisClient:
             raise RedisConnectError(
                 f"cannot connect to Redis at {options.address}: {reason}"
             ) from None
+        connection = cast(RespConnection, protocol)
         try:
             await self._handshake(connection)
         except BaseException:

@@ -48,8 +48,11 @@ def _new_reader() -> hiredis.Reader:
     return hiredis.Reader(replyError=ResponseError)
 
 
-class RespConnection(asyncio.Protocol):
-    """The protocol side of one connection; `RedisClient` owns it and opens new ones."""
+class RespConnection:
+    """The protocol side of one connection; `RedisClient` owns it and opens new ones.
+
+    An asyncio protocol by its methods only: a compiled class cannot derive from asyncio's.
+    """
 
     def __init__(self, address: str, timeout: float | None) -> None:
         self.address = address
