@@ -1,13 +1,12 @@
 """The modules compiled to C with mypyc (setup.py), and whether a compiled build is current.
 
 A compiled module shadows its `.py`: edit the source without rebuilding (scripts/setup) and the
-old code keeps running. `stale()` says when that is so.
+old code keeps running. `stale()` says when that is so; `edited_since_build()` is the quick
+check `mecha run` makes at startup.
 """
 
 from __future__ import annotations
 
-import hashlib
-from importlib import metadata
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent
@@ -53,6 +52,9 @@ def sources() -> list[Path]:
 
 def source_hash() -> str:
     """What a build depends on: the compiled sources, the build script and mypyc's version."""
+    import hashlib  # here, not above: `mecha run` imports this module to check edits
+    from importlib import metadata
+
     digest = hashlib.sha256(metadata.version("mypy").encode())
     for path in [*sources(), SRC.parent / "setup.py"]:
         digest.update(str(path.relative_to(SRC.parent)).encode() + b"\0" + path.read_bytes())
@@ -76,3 +78,12 @@ def stale() -> str | None:
     if not STAMP.exists() or STAMP.read_text() != source_hash():
         return "compiled modules were built from other sources: run scripts/setup to rebuild"
     return None
+
+
+def edited_since_build(stamp: Path = STAMP) -> list[Path]:
+    """Compiled sources modified after the in-place build: they run as built, not as edited."""
+    try:
+        built = stamp.stat().st_mtime
+    except FileNotFoundError:
+        return []  # plain Python, or compiled by an installer rather than in this checkout
+    return [path for path in sources() if path.stat().st_mtime > built]

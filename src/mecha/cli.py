@@ -62,10 +62,25 @@ def _tune_gc() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
+def _warn_if_edited_since_build() -> None:
+    import logging
+
+    from mecha import build
+
+    edited = build.edited_since_build()
+    if edited:
+        names = ", ".join(str(path.relative_to(build.SRC)) for path in edited)
+        logging.getLogger("mecha.runtime").warning(
+            "%s changed after the compiled build and run as built: run scripts/setup to rebuild",
+            names,
+        )
+
+
 def _run(config: runtime_config.RuntimeConfig) -> int:
     from mecha.observability import logging as mecha_logging
 
     mecha_logging.setup(config.log_level, as_json=config.log_as_json, app_id=config.app_id)
+    _warn_if_edited_since_build()
     # The app is started with fork+exec; gRPC's fork handlers are only noise for that.
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     # Imported here so `mecha --help` stays instant.
