@@ -13,11 +13,11 @@ import sys
 from setuptools import setup
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
-from mecha.build import COMPILED, GROUP
+from mecha.build import COMPILED, GROUP, pure_python_requested
 
 
 def _extensions() -> list[object]:
-    if os.environ.get("MECHA_PURE_PYTHON") == "1":
+    if pure_python_requested():
         return []
     try:
         from mypyc.build import mypycify

@@ -7,6 +7,7 @@ check `mecha run` makes at startup.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent
@@ -42,6 +43,11 @@ GROUP = "mecha_compiled"
 STAMP = SRC / "mecha" / ".compiled-stamp"
 
 
+def pure_python_requested() -> bool:
+    """MECHA_PURE_PYTHON=1: build nothing, run every module as Python."""
+    return os.environ.get("MECHA_PURE_PYTHON") == "1"
+
+
 def sources() -> list[Path]:
     found: list[Path] = []
     for entry in COMPILED:
@@ -61,6 +67,11 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+def stamped(digest: str) -> bool:
+    """The last in-place build recorded sources hashing to `digest`."""
+    return STAMP.exists() and STAMP.read_text() == digest
+
+
 def compiled_modules() -> list[Path]:
     return sorted([*SRC.glob(f"{GROUP}__mypyc*.so"), *(SRC / "mecha").rglob("*.so")])
 
@@ -73,9 +84,7 @@ def remove_compiled() -> None:
 
 def stale() -> str | None:
     """Why the compiled modules do not match their sources, or None when they do (or are none)."""
-    if not compiled_modules():
-        return None
-    if not STAMP.exists() or STAMP.read_text() != source_hash():
+    if compiled_modules() and not stamped(source_hash()):
         return "compiled modules were built from other sources: run scripts/setup to rebuild"
     return None
 
