@@ -26,3 +26,17 @@ def test_starts_a_sampled_trace_when_absent_or_malformed() -> None:
 
 def test_new_ids_differ() -> None:
     assert len({trace_id(next_traceparent(None)) for _ in range(100)}) == 100
+
+
+def test_tidies_case_and_whitespace_of_the_callers_traceparent() -> None:
+    incoming = " 00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-00 "
+    outgoing = next_traceparent(incoming)
+    assert trace_id(outgoing) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert outgoing.endswith("-00")
+
+
+def test_span_ids_differ_across_many_draws() -> None:
+    # More than one bulk draw of random digits.
+    spans = {next_traceparent(None).split("-")[2] for _ in range(1000)}
+    assert len(spans) == 1000
+    assert all(_SHAPE.fullmatch(f"00-{'1' * 32}-{span}-01") for span in spans)

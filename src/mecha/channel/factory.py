@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import ssl
 from collections import deque
@@ -290,7 +289,7 @@ class _Turn:
         if self._timer is not None and self._deadline is not None:
             self._timer.cancel()
             remaining = max(self._deadline - asyncio.get_running_loop().time(), 0.0)
-            context = dataclasses.replace(context, timeout=remaining)
+            context = context.with_timeout(remaining)
         self.run(context)
         return True
 

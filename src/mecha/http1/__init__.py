@@ -10,6 +10,7 @@ from mecha.http1.message import (
     ProtocolErrorRenderer,
     Request,
     Response,
+    percent_decoded,
 )
 from mecha.http1.server import HttpServer
 
@@ -28,4 +29,5 @@ __all__ = [
     "ProtocolErrorRenderer",
     "Request",
     "Response",
+    "percent_decoded",
 ]

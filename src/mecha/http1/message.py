@@ -6,12 +6,18 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
+from urllib.parse import unquote
 
 _log = logging.getLogger("mecha.http")
 
 RAW_VALUES: dict[str, str] = {}
 """`Headers._index` while the values are still the bytes the parser received: they are decoded
 on first use, as many requests are answered without reading a single header."""
+
+
+def percent_decoded(text: str) -> str:
+    """A path or a piece of one, percent-decoded (most have nothing to decode)."""
+    return unquote(text) if "%" in text else text
 
 
 class Headers:

@@ -9,8 +9,8 @@ side reads the other's headers in one pass: this runs twice per invocation.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from mecha.blocks.invocation.models import (
@@ -21,7 +21,7 @@ from mecha.blocks.invocation.models import (
     InvokeResponse,
     text_of,
 )
-from mecha.http1 import ClientResponse, Request
+from mecha.http1 import ClientResponse, Request, percent_decoded
 
 CALLER = "mecha-caller-app-id"
 CALLEE = "mecha-callee-app-id"
@@ -69,11 +69,16 @@ def passed_on(headers: Sequence[Header]) -> list[Header]:
 
 # RFC 3986 path characters that stay as they are.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# Methods made of them alone (the usual case) need no encoding.
+_SAFE_METHOD = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
 
 def request_target(method: str, query: str) -> str:
     """`/{method}?{query}` for the wire: the method percent-encoded, the query as given."""
-    target = "/" + quote(method, safe=_PATH_SAFE)
+    if _SAFE_METHOD.fullmatch(method):
+        target = "/" + method
+    else:
+        target = "/" + quote(method, safe=_PATH_SAFE)
     return f"{target}?{query}" if query else target
 
 
@@ -97,12 +102,14 @@ def call_headers(request: InvokeRequest, context: CallContext) -> list[Header]:
     return headers
 
 
-@dataclass(frozen=True, slots=True)
 class Refusal:
     """The peer runtime refused the call: the ErrorCode's name and the error body."""
 
-    code: str
-    body: bytes
+    __slots__ = ("body", "code")
+
+    def __init__(self, code: str, body: bytes) -> None:
+        self.code = code
+        self.body = body
 
 
 def read_reply(response: ClientResponse) -> InvokeResponse | Refusal:
@@ -137,11 +144,13 @@ def read_reply(response: ClientResponse) -> InvokeResponse | Refusal:
 # The called side
 
 
-@dataclass(slots=True)
 class IncomingCall:
-    callee: str
-    request: InvokeRequest
-    context: CallContext
+    __slots__ = ("callee", "context", "request")
+
+    def __init__(self, callee: str, request: InvokeRequest, context: CallContext) -> None:
+        self.callee = callee
+        self.request = request
+        self.context = context
 
 
 def read_call(request: Request, next_traceparent: Callable[[str | None], str]) -> IncomingCall:
@@ -172,7 +181,7 @@ def read_call(request: Request, next_traceparent: Callable[[str | None], str]) -
     return IncomingCall(
         callee,
         InvokeRequest(
-            method=unquote(request.path[1:]),
+            method=percent_decoded(request.path[1:]),
             verb=request.method,
             query=request.query,
             headers=kept,

@@ -5,14 +5,37 @@ from __future__ import annotations
 import random
 import re
 
-_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+# Random hex digits are drawn 4096 at a time: one call for every 256 span ids.
+_POOL_DIGITS = 4096
 
 
-# Ids need to be unique, not secret: the process-wide generator avoids a syscall per id.
-def _span_id() -> str:
-    return f"{random.getrandbits(64) or 1:016x}"
+class _RandomHex:
+    """Ids need to be unique, not secret: the process-wide generator, drawn in bulk, avoids a
+    syscall and a conversion per id."""
+
+    def __init__(self) -> None:
+        self._digits = ""
+        self._at = 0
+
+    def take(self, count: int) -> str:
+        at = self._at
+        if at + count > len(self._digits):
+            self._digits = f"{random.getrandbits(_POOL_DIGITS * 4):0{_POOL_DIGITS}x}"
+            at = 0
+        self._at = at + count
+        return self._digits[at : at + count]
+
+    def nonzero(self, count: int) -> str:
+        digits = self.take(count)
+        while digits == "0" * count:
+            digits = self.take(count)
+        return digits
+
+
+_random_hex = _RandomHex()
 
 
 def next_traceparent(incoming: str | None) -> str:
@@ -21,12 +44,13 @@ def next_traceparent(incoming: str | None) -> str:
     A missing or malformed `incoming` starts a new, sampled trace.
     """
     if incoming:
-        match = _TRACEPARENT.match(incoming.strip().lower())
+        # Well-formed values (the usual case) match as they are; others are tidied first.
+        match = _TRACEPARENT.fullmatch(incoming) or _TRACEPARENT.fullmatch(incoming.strip().lower())
         if match:
             version, trace_id, span_id, flags = match.groups()
             if version != "ff" and trace_id != _ZERO_TRACE and span_id != _ZERO_SPAN:
-                return f"00-{trace_id}-{_span_id()}-{flags}"
-    return f"00-{random.getrandbits(128) or 1:032x}-{_span_id()}-01"
+                return f"00-{trace_id}-{_random_hex.nonzero(16)}-{flags}"
+    return f"00-{_random_hex.nonzero(32)}-{_random_hex.nonzero(16)}-01"
 
 
 def trace_id(traceparent: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 from mecha.blocks.nameresolution.errors import ResolverUnavailable
 from mecha.blocks.nameresolution.models import Address, Instance
 from mecha.components.nameresolution._settings import ResolverSettingsError
+from mecha.components.nameresolution.local import _RESTAT_SECONDS as RESTAT_SECONDS
 from mecha.components.nameresolution.local import LocalNameResolver
 
 from .contexts import context
@@ -181,7 +182,7 @@ async def test_liveness_is_checked_again_only_after_cache_seconds(
     assert await uncached.resolve("orders", "") == []
 
 
-async def test_a_new_registration_is_seen_at_once_despite_the_cache(
+async def test_a_new_registration_is_seen_within_the_restat_interval_despite_the_cache(
     open_local: OpenLocal, tmp_path: Path
 ) -> None:
     first, second = instance(), instance(port=41010)
@@ -192,7 +193,17 @@ async def test_a_new_registration_is_seen_at_once_despite_the_cache(
 
     await (await open_local()).register(second)
 
+    await asyncio.sleep(RESTAT_SECONDS)
     assert await caching.resolve("orders", "") == [address(first), address(second)]
+
+
+async def test_an_app_not_found_is_looked_for_again_at_once(open_local: OpenLocal) -> None:
+    looking = await open_local()
+    assert await looking.resolve("orders", "") == []
+
+    await (await open_local()).register(instance())
+
+    assert await looking.resolve("orders", "") == [address(instance())]
 
 
 async def test_files_that_are_not_entries_are_ignored(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import posixpath
 from functools import partial
-from urllib.parse import unquote
 
 from mecha.api.http.errors import render_error
 from mecha.api.http.router import Call
 from mecha.blocks.invocation.models import Header, InvokeRequest, InvokeResponse, text_of
 from mecha.blocks.invocation.service import Trace
 from mecha.errors import MechaError
-from mecha.http1 import Deferred, Request, Response
+from mecha.http1 import Deferred, Request, Response, percent_decoded
 from mecha.mesh import wire
 
 # Set by this runtime's HTTP server on every response; the app's own would repeat them.
@@ -33,7 +32,7 @@ def target_and_method(rest: str) -> tuple[str, str]:
     index = rest.find("/method/")
     if index <= 0:
         return "", ""
-    return unquote(rest[:index]), _clean(unquote(rest[index + len("/method/") :]))
+    return percent_decoded(rest[:index]), _clean(percent_decoded(rest[index + len("/method/") :]))
 
 
 def by_path(call: Call) -> Deferred:
@@ -91,4 +90,4 @@ def header_target(request: Request) -> str | None:
 
 
 def by_header(call: Call, target: str) -> Deferred:
-    return invoke(call, target, _clean(unquote(call.request.path)))
+    return invoke(call, target, _clean(percent_decoded(call.request.path)))

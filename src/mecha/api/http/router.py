@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
-from mecha.http1 import Deferred, Request, Response
+from mecha.http1 import Deferred, Request, Response, percent_decoded
 
 if TYPE_CHECKING:
     from mecha.apps import HostedApp
@@ -156,7 +155,7 @@ def _match(pattern: _Pattern, parts: list[str]) -> dict[str, str] | None:
     for index, name in pattern.params:
         if not parts[index]:
             return None
-        values[name] = unquote(parts[index])
+        values[name] = percent_decoded(parts[index])
     if pattern.rest is not None:
         # The rest as it stands in the path: after the matched segments and their slashes.
         values[pattern.rest] = "/".join(parts[count:])

@@ -51,10 +51,14 @@ class Endpoint:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
 class Trace:
-    traceparent: str | None = None
-    tracestate: str = ""
+    """The caller's W3C trace context, as received (a plain class: one is made per call)."""
+
+    __slots__ = ("traceparent", "tracestate")
+
+    def __init__(self, traceparent: str | None = None, tracestate: str = "") -> None:
+        self.traceparent = traceparent
+        self.tracestate = tracestate
 
 
 def split_target(target: str, default_namespace: str) -> tuple[str, str]:
