@@ -40,3 +40,17 @@ def test_span_ids_differ_across_many_draws() -> None:
     spans = {next_traceparent(None).split("-")[2] for _ in range(1000)}
     assert len(spans) == 1000
     assert all(_SHAPE.fullmatch(f"00-{'1' * 32}-{span}-01") for span in spans)
+
+
+def test_malformed_traceparents_start_a_new_trace() -> None:
+    good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    for bad in (
+        good[:-1],  # too short
+        good + "0",  # too long
+        good.replace("-", "_", 1),  # a dash missing
+        good[:10] + "g" + good[11:],  # not hex
+        good[:10] + "-" + good[11:],  # a dash too many
+        "ff" + good[2:],  # the forbidden version
+        good[:36] + "0" * 16 + good[52:],  # a zero span id
+    ):
+        assert trace_id(next_traceparent(bad)) != "4bf92f3577b34da6a3ce929d0e0e4736", bad

@@ -182,16 +182,21 @@ def app_request_headers(
     return headers
 
 
+# Connection options that name no header; most Connection headers hold one of them alone.
+_NAMES_NO_HEADER = frozenset({"", "close", "keep-alive"})
+
+
 def _nominated(headers: Sequence[Header]) -> frozenset[str]:
     """Headers the Connection header names as hop-by-hop (RFC 7230 §6.1)."""
-    names = {
-        token.strip().lower()
-        for name, value in headers
-        if name == "connection"
-        for token in text_of(value).split(",")
-    }
-    names -= {"", "close", "keep-alive"}
-    return frozenset(names)
+    names: set[str] = set()
+    for name, value in headers:
+        if name != "connection":
+            continue
+        text = text_of(value).lower()
+        if text in _NAMES_NO_HEADER:
+            continue
+        names.update(token.strip() for token in text.split(","))
+    return frozenset(names - _NAMES_NO_HEADER)
 
 
 def _without_nominated(kept: list[Header], headers: Sequence[Header]) -> list[Header]:

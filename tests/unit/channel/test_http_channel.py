@@ -9,7 +9,7 @@ import pytest
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
 from mecha.blocks.invocation.models import InvokeRequest
-from mecha.channel.http import HttpAppChannel, request_target
+from mecha.channel.http import HttpAppChannel, passed_back, request_target
 from mecha.channel.protocols import invoke
 from mecha.http1 import HttpClient
 
@@ -159,6 +159,14 @@ async def test_response_headers_come_back_without_hop_by_hop(channel: HttpAppCha
     # Content type travels in its own field.
     assert "content-type" not in names
     assert reply.content_type == "a/b"
+
+
+def test_headers_the_apps_connection_header_names_are_not_passed_back() -> None:
+    for connection in ("Keep-Alive, X-Hop", "x-hop", "close,x-hop"):
+        kept, _ = passed_back([("connection", connection), ("x-hop", "1"), ("x-app", "2")])
+        assert kept == [("x-app", "2")], connection
+    kept, _ = passed_back([("connection", "Keep-Alive"), ("keep-alive", "timeout=5"), ("x", "1")])
+    assert kept == [("x", "1")]
 
 
 async def test_binary_and_4_mib_bodies_round_trip(channel: HttpAppChannel) -> None:
