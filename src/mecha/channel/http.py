@@ -12,7 +12,6 @@ import posixpath
 import re
 from collections.abc import Sequence
 from functools import partial
-from urllib.parse import quote
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
 from mecha.blocks.invocation.models import (
@@ -24,7 +23,14 @@ from mecha.blocks.invocation.models import (
 )
 from mecha.callbacks import Cancel, nothing_to_cancel
 from mecha.channel.protocols import ChannelDone
-from mecha.http1 import ClientError, ClientResponse, ClientTimeout, ConnectError, HttpClient
+from mecha.http1 import (
+    ClientError,
+    ClientResponse,
+    ClientTimeout,
+    ConnectError,
+    HttpClient,
+    percent_encoded,
+)
 
 log = logging.getLogger("mecha.channel.http")
 
@@ -61,8 +67,6 @@ _REPLACED = frozenset(
 )
 _NOT_PASSED = _HOP_BY_HOP | _REPLACED
 _NOT_PASSED_BACK = _HOP_BY_HOP | {"content-type"}
-# RFC 3986 path characters that stay as they are; everything else is percent-encoded.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # The common case, taken as is: safe characters only, segments neither empty nor dots-only.
 _SEGMENT = r"[A-Za-z0-9:@!$&'()*+,;=_~-][A-Za-z0-9:@!$&'()*+,;=_~.-]*"
 _PLAIN_METHOD = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
@@ -78,7 +82,7 @@ def request_target(method: str, query: str) -> str:
     path = posixpath.normpath("/" + method)
     # normpath keeps a leading "//" (POSIX allows it a meaning); a URL path does not.
     path = "/" + path.lstrip("/")
-    target = quote(path, safe=_PATH_SAFE)
+    target = percent_encoded(path)
     return f"{target}?{query}" if query else target
 
 

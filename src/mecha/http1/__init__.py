@@ -11,6 +11,7 @@ from mecha.http1.message import (
     Request,
     Response,
     percent_decoded,
+    percent_encoded,
 )
 from mecha.http1.server import HttpServer
 
@@ -30,4 +31,5 @@ __all__ = [
     "Request",
     "Response",
     "percent_decoded",
+    "percent_encoded",
 ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 _log = logging.getLogger("mecha.http")
 
@@ -15,9 +16,20 @@ RAW_VALUES: dict[str, str] = {}
 on first use, as many requests are answered without reading a single header."""
 
 
+# RFC 3986 path characters that stay as they are; everything else is percent-encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+
+
 def percent_decoded(text: str) -> str:
     """A path or a piece of one, percent-decoded (most have nothing to decode)."""
     return unquote(text) if "%" in text else text
+
+
+def percent_encoded(path: str) -> str:
+    """Decoded text as a URL path: what RFC 3986 does not allow there percent-encoded (a "%"
+    too, as a literal). Most paths have nothing to encode."""
+    return path if _NOTHING_TO_ENCODE.fullmatch(path) else quote(path, safe=_PATH_SAFE)
 
 
 class Headers:

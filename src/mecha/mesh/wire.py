@@ -9,7 +9,6 @@ side reads the other's headers in one pass: this runs twice per invocation.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable, Sequence
 from urllib.parse import quote, unquote
 
@@ -21,7 +20,7 @@ from mecha.blocks.invocation.models import (
     InvokeResponse,
     text_of,
 )
-from mecha.http1 import ClientResponse, Request, percent_decoded
+from mecha.http1 import ClientResponse, Request, percent_decoded, percent_encoded
 
 CALLER = "mecha-caller-app-id"
 CALLEE = "mecha-callee-app-id"
@@ -67,18 +66,9 @@ def passed_on(headers: Sequence[Header]) -> list[Header]:
     return [pair for pair in headers if pair[0] not in NOT_PASSED and pair[0][:6] != _MECHA]
 
 
-# RFC 3986 path characters that stay as they are.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-# Methods made of them alone (the usual case) need no encoding.
-_SAFE_METHOD = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
-
-
 def request_target(method: str, query: str) -> str:
     """`/{method}?{query}` for the wire: the method percent-encoded, the query as given."""
-    if _SAFE_METHOD.fullmatch(method):
-        target = "/" + method
-    else:
-        target = "/" + quote(method, safe=_PATH_SAFE)
+    target = "/" + percent_encoded(method)
     return f"{target}?{query}" if query else target
 
 

@@ -30,7 +30,7 @@ class _RandomHex:
 
     def nonzero(self, count: int) -> str:
         digits = self.take(count)
-        while digits == "0" * count:
+        while digits.count("0") == count:
             digits = self.take(count)
         return digits
 
