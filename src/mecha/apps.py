@@ -6,7 +6,6 @@ app channel — never a global. Everything below the front ends receives the app
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,12 +30,8 @@ class HostedApp:
     channel: AppChannel | None = None
     # Its health probes, when --enable-app-health-check is on.
     health: AppHealth | None = None
-    # Set once the app answers on its port (at once when it has none).
-    channel_ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def is_ready(self) -> bool:
-        return self.channel_ready.is_set()
+    # True once the app answers on its port (at once when it has none).
+    channel_ready: bool = False
 
 
 class AppTable:

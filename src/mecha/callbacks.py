@@ -13,9 +13,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
-log = logging.getLogger("mecha.callbacks")
+log: Final = logging.getLogger("mecha.callbacks")
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Exception)

@@ -7,11 +7,11 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-_BACKLOG = 1024
+_BACKLOG: Final = 1024
 # After the grace period connections are aborted; their close callbacks then come at once.
-_ABORT_WAIT_SECONDS = 5.0
+_ABORT_WAIT_SECONDS: Final = 5.0
 
 
 def _bound_ports(server: Any) -> list[int]:

@@ -78,23 +78,6 @@ class Runtime:
 
     # ---- what the front ends ask -------------------------------------------------------------
 
-    def is_ready(self, app: HostedApp) -> bool:
-        # Asked by every health probe: the cheapest checks first.
-        if not self.outbound_ready or not app.channel_ready.is_set():
-            return False
-        health = app.health
-        return health is None or health.healthy
-
-    def unready_targets(self, app: HostedApp) -> list[str]:
-        targets = []
-        if not self.outbound_ready:
-            targets.append("components")
-        if not app.is_ready:
-            targets.append("app channel")
-        if app.health is not None and not app.health.healthy:
-            targets.append("app health")
-        return targets
-
     def describe(self, app: HostedApp) -> Metadata:
         described = self._descriptions.get(app.id)
         if described is None:
@@ -246,7 +229,7 @@ class Runtime:
         if config.app_command:
             await self._start_app(app)
         if app.app_port is None:
-            app.channel_ready.set()
+            app.channel_ready = True
         else:
             self._spawn(self._probe_app_port(app))
 
@@ -326,7 +309,7 @@ class Runtime:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            app.channel_ready.set()
+            app.channel_ready = True
             log.info("app is listening on port %d", app.app_port)
             return
 

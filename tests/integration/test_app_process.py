@@ -55,6 +55,7 @@ def test_healthz_waits_for_the_app_port(start_mecha: StartMecha) -> None:
     status, _, body = process.request("GET", "/v1.0/healthz")
     assert status == 500
     assert b"ERR_HEALTH_NOT_READY" in body
+    assert b"app channel" in body  # names what it waits for
 
 
 def test_runtime_exits_with_the_app(start_mecha: StartMecha) -> None:

@@ -82,3 +82,21 @@ def test_more_literal_segments_win_over_parameters() -> None:
     assert matched(router, "GET", "/a/b/1/fixed")[0] == "/a/b/{x}/fixed"
     assert matched(router, "GET", "/a/b/1/2")[0] == "/a/b/{x}/{y}"
     assert matched(router, "GET", "/a/b/1/2/3")[0] == "/a/b/{rest...}"
+
+
+def test_a_prefix_served_by_a_rest_alone_hands_over_all_that_follows() -> None:
+    router = table(("GET", "/a/b/{rest...}"), ("PUT", "/a/b/{rest...}"), ("GET", "/a/c/{x}"))
+    assert matched(router, "GET", "/a/b/x%2Fy//z/") == ("/a/b/{rest...}", {"rest": "x%2Fy//z/"})
+    assert matched(router, "PUT", "/a/b/") == ("/a/b/{rest...}", {"rest": ""})
+    with pytest.raises(NoRoute) as refused:
+        router.match("POST", "/a/b/x")
+    assert refused.value.allowed == ["GET", "PUT"]
+    with pytest.raises(NoRoute) as refused:
+        router.match("GET", "/a/b")
+    assert refused.value.allowed == []
+
+
+def test_a_rest_beside_other_patterns_under_its_prefix_still_comes_last() -> None:
+    router = table(("GET", "/a/b/{rest...}"), ("GET", "/a/b/{x}/fixed"))
+    assert matched(router, "GET", "/a/b/1/fixed") == ("/a/b/{x}/fixed", {"x": "1"})
+    assert matched(router, "GET", "/a/b/1/2") == ("/a/b/{rest...}", {"rest": "1/2"})

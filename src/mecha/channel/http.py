@@ -12,6 +12,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from functools import partial
+from typing import Final
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
 from mecha.blocks.invocation.models import (
@@ -32,7 +33,7 @@ from mecha.http1 import (
     percent_encoded,
 )
 
-log = logging.getLogger("mecha.channel.http")
+log: Final = logging.getLogger("mecha.channel.http")
 
 # RFC 7230 hop-by-hop headers and the framing the client states itself; never passed on.
 _HOP_BY_HOP = frozenset(
@@ -65,11 +66,11 @@ _REPLACED = frozenset(
         "grpc-trace-bin",
     }
 )
-_NOT_PASSED = _HOP_BY_HOP | _REPLACED
-_NOT_PASSED_BACK = _HOP_BY_HOP | {"content-type"}
+_NOT_PASSED: Final = _HOP_BY_HOP | _REPLACED
+_NOT_PASSED_BACK: Final = _HOP_BY_HOP | {"content-type"}
 # The common case, taken as is: safe characters only, segments neither empty nor dots-only.
 _SEGMENT = r"[A-Za-z0-9:@!$&'()*+,;=_~-][A-Za-z0-9:@!$&'()*+,;=_~.-]*"
-_PLAIN_METHOD = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
+_PLAIN_METHOD: Final = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
 
 
 def request_target(method: str, query: str) -> str:
@@ -187,7 +188,7 @@ def app_request_headers(
 
 
 # Connection options that name no header; most Connection headers hold one of them alone.
-_NAMES_NO_HEADER = frozenset({"", "close", "keep-alive"})
+_NAMES_NO_HEADER: Final = frozenset({"", "close", "keep-alive"})
 
 
 def _nominated(headers: Sequence[Header]) -> frozenset[str]:

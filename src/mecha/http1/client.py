@@ -14,7 +14,7 @@ import logging
 import ssl as ssl_module
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mecha.http1.client_message import (
     ClientError,
@@ -29,13 +29,13 @@ from mecha.http1.client_wire import encode_head
 if TYPE_CHECKING:
     from mecha.http1.client_connection import ClientConnection
 
-_log = logging.getLogger("mecha.http.client")
+_log: Final = logging.getLogger("mecha.http.client")
 
 Done = Callable[[ClientResponse | ClientError], None]
 """Hears how a request ended: its whole response, or the ClientError that ended it."""
 
 # Methods a lost answer may be retried for (as Go's client does): repeating them changes nothing.
-_REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_REPEATABLE: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class HttpClient:

@@ -11,7 +11,7 @@ to a request still being sent) closes it instead.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from httptools import (
     HttpParserCallbackError,
@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 
 # Bodies up to this size are joined to the head and go out in one write; larger ones are
 # written in slices of this size, each only once the transport has room for it.
-BODY_SLICE = 64 * 1024
-_MAX_HEAD_BYTES = 256 * 1024
+BODY_SLICE: Final = 64 * 1024
+_MAX_HEAD_BYTES: Final = 256 * 1024
 # llhttp ends these interim responses at their head; other 1xx codes it would read to EOF.
-_INTERIM = frozenset({100, 102, 103})
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+_INTERIM: Final = frozenset({100, 102, 103})
+_FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 class _Abort(Exception):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
-from mecha.http1.wire import MANAGED_FIELDS, content_length_line, field_lines
+from mecha.http1.wire import content_length_line, field_lines
 
-_KNOWN_METHODS = frozenset(
+_KNOWN_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
 )
 # A request of these methods carries a body by definition, so its length is always stated
 # (an empty POST without Content-Length is refused by some servers with 411).
-_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-_TOKEN_PUNCTUATION = frozenset("!#$%&'*+-.^_`|~")
+_METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
+_TOKEN_PUNCTUATION: Final = frozenset("!#$%&'*+-.^_`|~")
 
 
 def host_line(host: str, port: int) -> bytes:
@@ -53,16 +54,13 @@ def encode_head(
     request_line = _request_line(method, target)
     fields = b""
     if headers:
-        kept: list[tuple[str, str | bytes]] = []
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered in MANAGED_FIELDS:
-                continue
-            if lowered == "host":
-                host = b""
-            kept.append((name, value))
-        if kept:
-            fields = field_lines(kept)
+        fields = field_lines(headers)
+        if _names_host(headers):
+            host = b""
     if body_size or method in _METHODS_WITH_BODY:
         return b"".join((request_line, host, fields, content_length_line(body_size), b"\r\n"))
     return b"".join((request_line, host, fields, b"\r\n"))
+
+
+def _names_host(headers: Sequence[tuple[str, str | bytes]]) -> bool:
+    return any(len(name) == 4 and name.lower() == "host" for name, _ in headers)

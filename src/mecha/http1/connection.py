@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections import deque
 from functools import partial
-from typing import cast
+from typing import Final, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
 
@@ -33,17 +33,17 @@ from mecha.http1.wire import (
     write_response,
 )
 
-_log = logging.getLogger("mecha.http")
+_log: Final = logging.getLogger("mecha.http")
 
 # The shortest request llhttp accepts is 18 bytes ("GET / HTTP/1.1\r\n\r\n"), so a slice of
 # n * 16 bytes completes at most n requests: that is how parsing stays within max_pipelined.
 # Every request head ends in a blank line, so input with fewer than n of them (bodies may hold
 # more) completes fewer than n requests too, however long: it is parsed whole.
-_MIN_REQUEST_BYTES = 16
+_MIN_REQUEST_BYTES: Final = 16
 # After an error response the client may still be sending; reading and dropping it for a while
 # keeps the kernel from answering with a reset that could destroy the response in flight.
-_LINGER_SECONDS = 2.0
-_LINGER_MAX_BYTES = 1024 * 1024
+_LINGER_SECONDS: Final = 2.0
+_LINGER_MAX_BYTES: Final = 1024 * 1024
 
 
 class HttpConnection:

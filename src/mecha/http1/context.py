@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from mecha.http1.message import Handler, Limits, ProtocolErrorRenderer, Response
 from mecha.http1.wire import fallback_error, server_line
 from mecha.listening import ConnectionSet
 
-_log = logging.getLogger("mecha.http")
+_log: Final = logging.getLogger("mecha.http")
 
 
 class ServerContext(ConnectionSet):

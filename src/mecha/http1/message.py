@@ -6,19 +6,19 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Final, cast
 from urllib.parse import quote, unquote
 
-_log = logging.getLogger("mecha.http")
+_log: Final = logging.getLogger("mecha.http")
 
-RAW_VALUES: dict[str, str] = {}
+RAW_VALUES: Final[dict[str, str]] = {}
 """`Headers._index` while the values are still the bytes the parser received: they are decoded
 on first use, as many requests are answered without reading a single header."""
 
 
 # RFC 3986 path characters that stay as they are; everything else is percent-encoded.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
+_NOTHING_TO_ENCODE: Final = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
 
 def percent_decoded(text: str) -> str:

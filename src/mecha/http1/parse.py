@@ -9,33 +9,36 @@ lookup.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from httptools import HttpParserInvalidURLError, HttpRequestParser, parse_url
 
 from mecha.http1.message import Headers, Limits, Request
 
-_METHODS = {
+_METHODS: Final = {
     method.encode("ascii"): method
     for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
 }
-_NAME_CACHE_SIZE = 512
-header_names: dict[bytes, str] = {}
+_NAME_CACHE_SIZE: Final = 512
+header_names: Final[dict[bytes, str]] = {}
 """Header names as received -> lower-cased str, for server and client alike; bounded, as
 names come from peers."""
-_TARGET_CACHE_SIZE = 256
-_TARGET_CACHE_MAX_BYTES = 200
-_targets: dict[bytes, tuple[str, str]] = {}
+_TARGET_CACHE_SIZE: Final = 256
+_TARGET_CACHE_MAX_BYTES: Final = 200
+_targets: Final[dict[bytes, tuple[str, str]]] = {}
 """Short origin-form request targets -> (path, query): the same few paths are asked for again
 and again. Emptied when full, so that the paths in use now soon fill it again."""
 
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "expect", "upgrade"})
-_CHUNKED = 1
-_EXPECT_CONTINUE = 2
-_UPGRADE = 4
-_CONNECTION = 8
+_FRAMING: Final = frozenset(
+    {"content-length", "transfer-encoding", "connection", "expect", "upgrade"}
+)
+_CHUNKED: Final = 1
+_EXPECT_CONTINUE: Final = 2
+_UPGRADE: Final = 4
+_CONNECTION: Final = 8
 # An int, not b"#": `int in bytes` is a plain byte search, while `bytes in bytes` first tries
 # (and fails) to read its operand as an int, raising and clearing a TypeError each time.
-_FRAGMENT = ord("#")
+_FRAGMENT: Final = ord("#")
 
 
 class ProtocolViolationError(Exception):

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from http import HTTPStatus
 from time import time
-from typing import cast
+from typing import Final, cast
 
-from mecha.http1 import dates
+from mecha.http1.dates import DATE
 from mecha.http1.message import Response
 
 CONNECTION_CLOSE = b"Connection: close\r\n"
@@ -16,22 +16,28 @@ CONNECTION_KEEP_ALIVE = b"Connection: keep-alive\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Framing and connection management belong to this layer; a caller's copy would contradict it.
-MANAGED_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+MANAGED_FIELDS: Final = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive"}
+)
 # Larger bodies go out by writelines (vectored on uvloop) rather than copied into the head.
-_JOIN_LIMIT = 64 * 1024
-_CONTENT_TYPE_CACHE_SIZE = 64
+_JOIN_LIMIT: Final = 64 * 1024
+_CONTENT_TYPE_CACHE_SIZE: Final = 64
 
-_status_lines: dict[int, bytes] = {
+_status_lines: Final[dict[int, bytes]] = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
     for status in HTTPStatus
 }
-_content_type_lines: dict[str, bytes] = {}
-# "Name: " as bytes, by name; bounded, as names come from peers.
-_NAME_PREFIX_CACHE_SIZE = 512
-_name_prefixes: dict[str, bytes] = {}
+_content_type_lines: Final[dict[str, bytes]] = {}
+# "Name: " as bytes by name as given, b"" for MANAGED_FIELDS; bounded, as names come from peers.
+_NAME_PREFIX_CACHE_SIZE: Final = 512
+_name_prefixes: Final[dict[str, bytes]] = {}
+# Ints, not b"\r": `int in bytes` is a plain byte search (see parse._FRAGMENT).
+_CR: Final = 13
+_LF: Final = 10
+_CR_OR_LF: Final = "header name or value contains CR or LF"
 # Ready lines for the small bodies most answers have (a thousand of them take ~70 KB).
-_LENGTH_LINES = 1024
-_length_lines = [b"Content-Length: %d\r\n" % size for size in range(_LENGTH_LINES)]
+_LENGTH_LINES: Final = 1024
+_length_lines: Final = [b"Content-Length: %d\r\n" % size for size in range(_LENGTH_LINES)]
 
 
 def status_line(status: int) -> bytes:
@@ -54,26 +60,31 @@ def server_line(server_header: str) -> bytes:
 
 
 def field_lines(fields: Sequence[tuple[str, str | bytes]]) -> bytes:
-    """`Name: value` lines; ValueError if a name or value would break out of its line.
+    """`Name: value` lines, leaving out MANAGED_FIELDS (whatever their case); ValueError if a
+    name or value would break out of its line.
 
     Values are text (latin-1) or the bytes to send as they are.
     """
     parts: list[bytes] = []
     for name, value in fields:
-        parts += (
-            _name_prefixes.get(name) or _name_prefix(name),
-            value if type(value) is bytes else cast(str, value).encode("latin1"),
-            b"\r\n",
-        )
-    block = b"".join(parts)
-    # Exactly one CR and one LF per line, or a value is trying to smuggle a header or a body.
-    if block.count(b"\n") != len(fields) or block.count(b"\r") != len(fields):
-        raise ValueError("header name or value contains CR or LF")
-    return block
+        prefix = _name_prefixes.get(name)
+        if prefix is None:
+            prefix = _name_prefix(name)
+        if prefix:
+            raw = value if type(value) is bytes else cast(str, value).encode("latin1")
+            # A CR or LF would smuggle in a header or a body.
+            if _CR in raw or _LF in raw:
+                raise ValueError(_CR_OR_LF)
+            parts.append(prefix)
+            parts.append(raw)
+            parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def _name_prefix(name: str) -> bytes:
-    prefix = f"{name}: ".encode("latin1")
+    if "\r" in name or "\n" in name:
+        raise ValueError(_CR_OR_LF)
+    prefix = b"" if name.lower() in MANAGED_FIELDS else f"{name}: ".encode("latin1")
     if len(_name_prefixes) < _NAME_PREFIX_CACHE_SIZE:
         _name_prefixes[name] = prefix
     return prefix
@@ -92,9 +103,7 @@ def _extra_fields(response: Response) -> bytes:
     content_type = response.content_type
     fields = b"" if content_type is None else _content_type_line(content_type)
     if response.headers:
-        kept = [pair for pair in response.headers if pair[0].lower() not in MANAGED_FIELDS]
-        if kept:
-            fields += field_lines(kept)
+        fields += field_lines(response.headers)
     return fields
 
 
@@ -116,7 +125,7 @@ def write_response(
     first = _status_lines.get(status) or status_line(status)
     date = b""
     if dated:
-        date = dates.line if time() < dates.expires else dates.refresh()
+        date = DATE.line if time() < DATE.expires else DATE.refresh()
     if response.headers:
         fields = _extra_fields(response)
     elif response.content_type is None:

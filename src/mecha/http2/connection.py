@@ -12,7 +12,7 @@ import asyncio
 import logging
 import struct
 from collections.abc import Coroutine
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from mecha.http2 import frames as f
 from mecha.http2.call import ServerCall, StreamMethod, UnaryMethod
@@ -23,11 +23,11 @@ from mecha.http2.responses import TRAILERS_OK, http_status_block, message_prefix
 from mecha.http2.sending import Sender
 from mecha.http2.status import GrpcError, StatusCode
 
-_log = logging.getLogger("mecha.http2")
+_log: Final = logging.getLogger("mecha.http2")
 
-_HEAD = struct.Struct(">HBBBL")
-_LINGER_SECONDS = 2.0
-_DEADLINE_EXCEEDED = GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+_HEAD: Final = struct.Struct(">HBBBL")
+_LINGER_SECONDS: Final = 2.0
+_DEADLINE_EXCEEDED: Final = GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
 
 
 class ProtocolFailure(Exception):

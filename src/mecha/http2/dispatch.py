@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mecha.http2.call import ServerCall, StreamHandler, UnaryHandler
 from mecha.http2.frames import CANCEL
@@ -20,7 +20,7 @@ from mecha.http2.status import GrpcError, StatusCode
 if TYPE_CHECKING:
     from mecha.http2.connection import GrpcConnection
 
-_log = logging.getLogger("mecha.http2")
+_log: Final = logging.getLogger("mecha.http2")
 
 
 async def run_unary(
@@ -28,7 +28,8 @@ async def run_unary(
 ) -> None:
     try:
         response = await handler(call, request)
-        if not isinstance(response, bytes | bytearray | memoryview):
+        # A tuple: compiled, a `bytes | ...` union would be built on every call.
+        if not isinstance(response, (bytes, bytearray, memoryview)):
             raise TypeError(f"handler returned {type(response).__name__}, not bytes")
     except BaseException as error:
         _failed(conn, call, error)

@@ -7,24 +7,25 @@ trailers) can be joined and handed to the transport in a single write.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 HEADER_SIZE = 9
 
 DATA = 0x0
-HEADERS = 0x1
+HEADERS: Final = 0x1
 PRIORITY = 0x2
-RST_STREAM = 0x3
-SETTINGS = 0x4
+RST_STREAM: Final = 0x3
+SETTINGS: Final = 0x4
 PUSH_PROMISE = 0x5
-PING = 0x6
-GOAWAY = 0x7
-WINDOW_UPDATE = 0x8
-CONTINUATION = 0x9
+PING: Final = 0x6
+GOAWAY: Final = 0x7
+WINDOW_UPDATE: Final = 0x8
+CONTINUATION: Final = 0x9
 
-END_STREAM = 0x1
-ACK = 0x1
-END_HEADERS = 0x4
+END_STREAM: Final = 0x1
+ACK: Final = 0x1
+END_HEADERS: Final = 0x4
 PADDED = 0x8
 PRIORITY_FLAG = 0x20
 
@@ -53,10 +54,10 @@ DEFAULT_MAX_FRAME = 16_384
 MAX_FRAME_LIMIT = 16_777_215
 MAX_WINDOW = 2**31 - 1
 
-_HEAD = struct.Struct(">HBBBL")
-_U32 = struct.Struct(">L")
-_SETTING = struct.Struct(">HL")
-_GOAWAY = struct.Struct(">LL")
+_HEAD: Final = struct.Struct(">HBBBL")
+_U32: Final = struct.Struct(">L")
+_SETTING: Final = struct.Struct(">HL")
+_GOAWAY: Final = struct.Struct(">LL")
 
 
 def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:

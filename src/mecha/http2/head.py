@@ -10,19 +10,20 @@ emptied whenever a block changes the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from hpack import Decoder, HPACKError
 
 from mecha.http2.metadata import Metadata, decode_binary
 from mecha.http2.status import parse_timeout
 
-_CACHE_LIMIT = 256
-_PSEUDO = frozenset({b":method", b":scheme", b":path", b":authority"})
+_CACHE_LIMIT: Final = 256
+_PSEUDO: Final = frozenset({b":method", b":scheme", b":path", b":authority"})
 # Connection-specific fields are malformed in HTTP/2 (RFC 9113 §8.2.2).
-_FORBIDDEN = frozenset(
+_FORBIDDEN: Final = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
-_NOT_METADATA = frozenset(
+_NOT_METADATA: Final = frozenset(
     {b"content-type", b"te", b"grpc-timeout", b"grpc-encoding", b"grpc-accept-encoding"}
 )
 
@@ -45,7 +46,7 @@ class RequestHead:
     """Not a gRPC request: answered with this HTTP status and no body."""
 
 
-_MALFORMED = RequestHead(reset=True)
+_MALFORMED: Final = RequestHead(reset=True)
 
 
 class HeadDecoder:

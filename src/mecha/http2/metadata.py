@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
+from typing import Final
 
 MetadataValue = str | bytes
 Metadata = list[tuple[str, MetadataValue]]
 
 # Headers gRPC itself owns: they are not metadata and handlers cannot send them.
-RESERVED = frozenset(
+RESERVED: Final = frozenset(
     {
         "content-type",
         "te",
@@ -27,7 +28,7 @@ RESERVED = frozenset(
         "grpc-status-details-bin",
     }
 )
-_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_NAME_CHARS: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def decode_binary(value: bytes) -> bytes:

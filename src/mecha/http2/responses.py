@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from typing import Final
 
 from mecha.http2.metadata import encode_int, literal
 from mecha.http2.status import encode_message
@@ -17,9 +18,9 @@ _STATUS_200 = b"\x88"
 _CONTENT_TYPE = b"\x0f\x10" + encode_int(16, 7, 0) + b"application/grpc"
 
 RESPONSE_HEAD = _STATUS_200 + _CONTENT_TYPE
-TRAILERS_OK = literal(b"grpc-status", b"0")
+TRAILERS_OK: Final = literal(b"grpc-status", b"0")
 
-_PREFIX = struct.Struct(">BL")
+_PREFIX: Final = struct.Struct(">BL")
 
 
 def message_prefix(size: int) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Final
 
 from mecha.http2.metadata import MetadataValue
 
@@ -56,7 +57,7 @@ class GrpcError(Exception):
         return f"{self.code}: {self.message}"
 
 
-_UNRESERVED = frozenset(range(0x20, 0x7F)) - {ord("%")}
+_UNRESERVED: Final = frozenset(range(0x20, 0x7F)) - {ord("%")}
 
 
 def encode_message(message: str) -> bytes:
@@ -66,7 +67,7 @@ def encode_message(message: str) -> bytes:
     return b"".join(bytes((byte,)) if byte in _UNRESERVED else b"%%%02X" % byte for byte in raw)
 
 
-_TIMEOUT_UNITS = {
+_TIMEOUT_UNITS: Final = {
     ord("H"): 3600.0,
     ord("M"): 60.0,
     ord("S"): 1.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
+from typing import Final
 from urllib.parse import quote, unquote
 
 from mecha.blocks.invocation.models import (
@@ -22,15 +23,15 @@ from mecha.blocks.invocation.models import (
 )
 from mecha.http1 import ClientResponse, Request, percent_decoded, percent_encoded
 
-CALLER = "mecha-caller-app-id"
-CALLEE = "mecha-callee-app-id"
-TYPE_URL = "mecha-type-url"
-TIMEOUT = "mecha-timeout"
-ERROR = "mecha-error"
-GRPC_STATUS = "mecha-grpc-status"
-GRPC_MESSAGE = "mecha-grpc-message"
-GRPC_DETAILS = "mecha-grpc-details"
-_MECHA = "mecha-"
+CALLER: Final = "mecha-caller-app-id"
+CALLEE: Final = "mecha-callee-app-id"
+TYPE_URL: Final = "mecha-type-url"
+TIMEOUT: Final = "mecha-timeout"
+ERROR: Final = "mecha-error"
+GRPC_STATUS: Final = "mecha-grpc-status"
+GRPC_MESSAGE: Final = "mecha-grpc-message"
+GRPC_DETAILS: Final = "mecha-grpc-details"
+_MECHA: Final = "mecha-"
 
 # Headers that belong to one HTTP hop, never passed on.
 HOP_BY_HOP = frozenset(
@@ -58,7 +59,7 @@ RUNTIME_HEADERS = frozenset(
     }
 )
 # Content type travels on its own, beside the headers.
-NOT_PASSED = HOP_BY_HOP | RUNTIME_HEADERS | {"content-type"}
+NOT_PASSED: Final = HOP_BY_HOP | RUNTIME_HEADERS | {"content-type"}
 
 
 def passed_on(headers: Sequence[Header]) -> list[Header]:
@@ -198,7 +199,7 @@ def reply_headers(reply: InvokeResponse) -> list[Header]:
     return headers
 
 
-_GRPC_FIELDS = frozenset({GRPC_STATUS, GRPC_MESSAGE, GRPC_DETAILS})
+_GRPC_FIELDS: Final = frozenset({GRPC_STATUS, GRPC_MESSAGE, GRPC_DETAILS})
 
 
 def _grpc_status(fields: dict[str, str]) -> GrpcStatus | None:

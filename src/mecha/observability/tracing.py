@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Final
 
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_ZERO_TRACE = "0" * 32
-_ZERO_SPAN = "0" * 16
+_TRACEPARENT: Final = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE: Final = "0" * 32
+_ZERO_SPAN: Final = "0" * 16
 # Random hex digits are drawn 4096 at a time: one call for every 256 span ids.
-_POOL_DIGITS = 4096
+_POOL_DIGITS: Final = 4096
 
 
 class _RandomHex:
@@ -29,13 +30,15 @@ class _RandomHex:
         return self._digits[at : at + count]
 
     def nonzero(self, count: int) -> str:
+        """`count` digits, not all zeros (an invalid trace or span id); count is 16 or 32."""
         digits = self.take(count)
-        while digits.count("0") == count:
+        # Strings of another length differ at once, so one id's check is one comparison.
+        while digits in (_ZERO_SPAN, _ZERO_TRACE):
             digits = self.take(count)
         return digits
 
 
-_random_hex = _RandomHex()
+_random_hex: Final = _RandomHex()
 
 
 def next_traceparent(incoming: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from dapr.proto.common.v1 import common_pb2
 from dapr.proto.runtime.v1 import invoke_pb2
@@ -20,9 +20,9 @@ from mecha.mesh import wire
 if TYPE_CHECKING:
     from mecha.api.grpc.server import GrpcCall
 
-_VERBS = {value: name for name, value in common_pb2.HTTPExtension.Verb.items()}
+_VERBS: Final = {value: name for name, value in common_pb2.HTTPExtension.Verb.items()}
 # Dapr's mapping of an app's HTTP status to the gRPC status a gRPC caller sees.
-_CODES = {
+_CODES: Final = {
     408: StatusCode.CANCELLED,
     500: StatusCode.UNKNOWN,
     400: StatusCode.INTERNAL,
@@ -35,9 +35,9 @@ _CODES = {
     501: StatusCode.UNIMPLEMENTED,
     503: StatusCode.UNAVAILABLE,
 }
-_KNOWN_CODES = frozenset(StatusCode)
-_MAX_DETAIL = 63
-_METADATA_NAME = re.compile(r"[0-9a-z_.\-]+")
+_KNOWN_CODES: Final = frozenset(StatusCode)
+_MAX_DETAIL: Final = 63
+_METADATA_NAME: Final = re.compile(r"[0-9a-z_.\-]+")
 
 
 async def invoke_service(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from dapr.proto.common.v1 import common_pb2
@@ -24,17 +24,17 @@ if TYPE_CHECKING:
     from mecha.api.grpc.server import GrpcCall
 
 _Options = common_pb2.StateOptions
-_CONCURRENCY = {
+_CONCURRENCY: Final = {
     _Options.CONCURRENCY_UNSPECIFIED: Concurrency.LAST_WRITE,
     _Options.CONCURRENCY_FIRST_WRITE: Concurrency.FIRST_WRITE,
     _Options.CONCURRENCY_LAST_WRITE: Concurrency.LAST_WRITE,
 }
-_CONSISTENCY = {
+_CONSISTENCY: Final = {
     _Options.CONSISTENCY_UNSPECIFIED: Consistency.EVENTUAL,
     _Options.CONSISTENCY_EVENTUAL: Consistency.EVENTUAL,
     _Options.CONSISTENCY_STRONG: Consistency.STRONG,
 }
-_EMPTY = empty_pb2.Empty()
+_EMPTY: Final = empty_pb2.Empty()
 
 
 def _etag(item: common_pb2.StateItem | state_pb2.DeleteStateRequest) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from functools import partial
+from typing import Final
 
 from mecha.api.http.errors import render_error
 from mecha.api.http.router import Call
@@ -14,7 +15,7 @@ from mecha.http1 import Deferred, Request, Response, percent_decoded
 from mecha.mesh import wire
 
 # Set by this runtime's HTTP server on every response; the app's own would repeat them.
-_SERVER_OWNED = frozenset({"date", "server"})
+_SERVER_OWNED: Final = frozenset({"date", "server"})
 VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 

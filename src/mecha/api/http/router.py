@@ -85,6 +85,15 @@ class Router:
             key = _prefix(pattern)
             if key is not None and key not in self._by_prefix:
                 self._by_prefix[key] = [p for p in ordered if _prefix(p) in (key, None)]
+        # `/v1.0/invoke/{rest...}`: when the only pattern under a prefix is those two segments
+        # and a rest, whatever follows the prefix is the rest, found without splitting it.
+        self._rest_only = {
+            key: candidates[0]
+            for key, candidates in self._by_prefix.items()
+            if len(candidates) == 1
+            and len(candidates[0].segments) == 3
+            and candidates[0].rest is not None
+        }
 
     def static(self) -> Mapping[str, Mapping[str, Route]]:
         """Routes without parameters by path, then method: one dict lookup each for the
@@ -99,6 +108,15 @@ class Router:
             if route is not None:
                 return route, {}
             raise NoRoute(sorted(methods))
+        head = path.split("/", 3)
+        if len(head) == 4:
+            sole = self._rest_only.get((head[1], head[2]))
+            if sole is not None:
+                assert sole.rest is not None
+                route = sole.methods.get(method)
+                if route is None:
+                    raise NoRoute(sorted(sole.methods))
+                return route, {sole.rest: head[3]}
         parts = path.split("/")
         candidates = self._unprefixed
         if len(parts) > 2:

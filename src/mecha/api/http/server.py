@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mecha.api.http import invoke
 from mecha.api.http.errors import render_error, render_protocol_error
@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from mecha.runtime import Runtime
 
 log = logging.getLogger("mecha.api.http")
-api_log = logging.getLogger("mecha.api")
+api_log: Final = logging.getLogger("mecha.api")
 
-_ROUTER = Router(ROUTES)
-_STATIC_ROUTES = _ROUTER.static()
+_ROUTER: Final = Router(ROUTES)
+_STATIC_ROUTES: Final = _ROUTER.static()
 # Any path no route serves is an invocation when it carries `dapr-app-id`, as in daprd.
-_HEADER_INVOKE = Route(
+_HEADER_INVOKE: Final = Route(
     "*", "*", lambda call: invoke.by_header(call, call.params["target"]), "InvokeService"
 )
 
@@ -83,7 +83,8 @@ class HttpApi:
             result = route.handler(call)
         except MechaError as error:
             return render_error(error)
-        if isinstance(result, Response | Deferred):
+        # A tuple, not `Response | Deferred`: compiled, the union would be built on every call.
+        if isinstance(result, (Response, Deferred)):
             return result
         return _finish(result)
 

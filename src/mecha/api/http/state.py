@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import orjson
@@ -23,8 +23,8 @@ from mecha.blocks.state.models import (
 from mecha.errors import ErrorCode, MechaError
 from mecha.http1 import Response
 
-_METADATA_PREFIX = "metadata."
-_JSON = "application/json"
+_METADATA_PREFIX: Final = "metadata."
+_JSON: Final = "application/json"
 
 
 # ---- decoding ------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
             result[key] = item
         elif isinstance(item, bool):
             result[key] = "true" if item else "false"
-        elif isinstance(item, int | float):
+        elif isinstance(item, (int, float)):
             result[key] = str(item)
         else:
             raise _malformed(f"{what}.{key} must be a string")
@@ -165,7 +165,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(status, orjson.dumps(body), content_type=_JSON)
 
 
-_NO_CONTENT = Response(204)
+_NO_CONTENT: Final = Response(204)
 
 
 # ---- handlers ------------------------------------------------------------------------------------

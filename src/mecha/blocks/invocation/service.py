@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mecha.blocks.invocation.errors import (
     AppChannelMissing,
@@ -35,12 +35,12 @@ if TYPE_CHECKING:
     from mecha.mesh.client import PeerClient
     from mecha.mesh.external import ExternalClient
 
-log = logging.getLogger("mecha.invocation")
+log: Final = logging.getLogger("mecha.invocation")
 
 # Dapr's built-in policy for reaching a peer runtime: 3 retries, 1 s apart, only when the call
 # was certainly not delivered. A reply the app gave is never retried.
-PEER_RETRIES = 3
-PEER_RETRY_INTERVAL = 1.0
+PEER_RETRIES: Final = 3
+PEER_RETRY_INTERVAL: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from mecha.blocks.state.errors import ETagInvalid, ETagMismatch, StoreUnavailable
 from mecha.blocks.state.models import (
@@ -29,9 +29,9 @@ from mecha.components.store import ComponentStore, LoadedComponent
 from mecha.errors import ErrorCode, FieldViolation, MechaError, ResourceRef
 from mecha.resources import Component as ComponentSpec
 
-SEPARATOR = "||"
-TTL_KEY = "ttlInSeconds"
-CONTENT_TYPE_KEY = "contentType"
+SEPARATOR: Final = "||"
+TTL_KEY: Final = "ttlInSeconds"
+CONTENT_TYPE_KEY: Final = "contentType"
 
 T = TypeVar("T")
 
@@ -308,7 +308,7 @@ class StateService:
 
 
 _R = TypeVar("_R", bound=GetRequest | SetRequest | DeleteRequest)
-_set_attribute = object.__setattr__
+_set_attribute: Final = object.__setattr__
 
 
 def _changed(request: _R, **changes: object) -> _R:

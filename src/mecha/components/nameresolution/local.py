@@ -34,6 +34,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from mecha.blocks.nameresolution.errors import ResolverUnavailable
 from mecha.blocks.nameresolution.models import Address, Instance
@@ -41,23 +42,23 @@ from mecha.components.base import ComponentContext
 from mecha.components.nameresolution import _local_files as files
 from mecha.components.nameresolution._settings import Settings
 
-log = logging.getLogger("mecha.components.nameresolution.local")
+log: Final = logging.getLogger("mecha.components.nameresolution.local")
 
-_COMPONENT = "nameresolution.local"
-DEFAULT_LEASE_SECONDS = 10.0
-DEFAULT_CACHE_SECONDS = 1.0
+_COMPONENT: Final = "nameresolution.local"
+DEFAULT_LEASE_SECONDS: Final = 10.0
+DEFAULT_CACHE_SECONDS: Final = 1.0
 
 # A folder listing is trusted while the folder's mtime stays only when it was read this long
 # after the folder last changed. Modification times advance in ticks (a few ms on most file
 # systems, up to 2 s on some), so a change made in the same tick as a read leaves the time as is.
-_MTIME_SETTLE_NS = 2_000_000_000
+_MTIME_SETTLE_NS: Final = 2_000_000_000
 # Until then it is read again at most this often, so a busy caller does not read it every time.
-_UNSETTLED_REUSE_SECONDS = 0.05
+_UNSETTLED_REUSE_SECONDS: Final = 0.05
 # A listing with live instances is reused without a stat for this long: under load this saves
 # the syscall on nearly every call, and a peer's change is seen this much later.
-_RESTAT_SECONDS = 0.01
+_RESTAT_SECONDS: Final = 0.01
 # Folder paths remembered for this many apps (encoding a path costs more than the stat).
-_FOLDERS_KEPT = 4096
+_FOLDERS_KEPT: Final = 4096
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Final
 
 from mecha.blocks.state.errors import ETagInvalid, ETagMismatch, StateStoreError, StoreUnavailable
 from mecha.blocks.state.models import (
@@ -44,13 +45,13 @@ from mecha.components.redis.client import (
 )
 from mecha.components.redis.settings import SettingsError, connection_options
 
-_COMPONENT = "state.redis"
-_INTEGER = re.compile(r"-?[0-9]+")
+_COMPONENT: Final = "state.redis"
+_INTEGER: Final = re.compile(r"-?[0-9]+")
 
 # A write. KEYS[1]: the key. ARGV: etag ("" for none), "1" to only insert, data, TTL seconds
 # (> 0 expires, anything else persists), content type ("" for none).
 # Returns the new version, or 0 when the ETag or insert-only condition fails.
-_SET = Script(
+_SET: Final = Script(
     """
 local key = KEYS[1]
 local version = redis.pcall("HGET", key, "version")
@@ -82,7 +83,7 @@ return new_version
 )
 
 # A delete with an ETag. KEYS[1]: the key, ARGV[1]: the etag. Returns 0 when it does not match.
-_DELETE_IF_MATCH = Script(
+_DELETE_IF_MATCH: Final = Script(
     """
 if redis.pcall("HGET", KEYS[1], "version") ~= ARGV[1] then return 0 end
 redis.call("DEL", KEYS[1])
@@ -94,7 +95,7 @@ return 1
 # the operation ("set" or "delete") first. Every condition is checked, against the versions the
 # earlier operations will leave, before anything is written: a failure changes nothing.
 # Returns 0, or the 1-based number of the operation whose condition failed.
-_TRANSACTION = Script(
+_TRANSACTION: Final = Script(
     """
 local versions = {}
 local not_hash = {}
@@ -150,7 +151,7 @@ return 0
 )
 
 # Server errors that mean "not now" rather than "this request is wrong".
-_UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_UNAVAILABLE_REPLIES: Final = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 
 
 class RedisStateStore:
