@@ -54,14 +54,8 @@ class Runtime:
         self.mesh = MeshNode(self)
         self._external = ExternalClient(self.http_client)
         self.invocation = InvocationService(
-            self.apps,
-            lambda: self.mesh.resolver,
-            PeerClient(self.http_client),
-            self._external,
-            self._endpoints,
-            self.namespace,
+            self.apps, self.mesh, PeerClient(self.http_client), self._external, self.namespace
         )
-        self._endpoints_by_app: dict[str, dict[str, Endpoint]] = {}
         self._descriptions: dict[str, Metadata] = {}
         """`describe` answers by app id, until something they show changes."""
         self.configuration: Configuration | None = None
@@ -207,7 +201,7 @@ class Runtime:
                     state_service.key_prefix_strategy(component.spec)
             except ValueError as error:
                 raise StartupError(f"{component.spec.source}: {error}") from None
-        self._endpoints_by_app = {app.id: self._resolve_endpoints(app.id) for app in self.apps}
+        self.invocation.endpoints = {app.id: self._resolve_endpoints(app.id) for app in self.apps}
         if app.app_port is not None:
             from mecha.channel.factory import (
                 AppChannelSettings,
@@ -261,9 +255,6 @@ class Runtime:
         except Exception as error:
             raise StartupError(str(error)) from None
         self._http_port, self._grpc_port = app.http_port, app.grpc_port
-
-    def _endpoints(self, app_id: str) -> dict[str, Endpoint]:
-        return self._endpoints_by_app.get(app_id, {})
 
     def _resolve_endpoints(self, app_id: str) -> dict[str, Endpoint]:
         endpoints = self.resources.http_endpoints if self.resources else ()

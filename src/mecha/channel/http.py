@@ -189,6 +189,15 @@ def app_request_headers(
 
 # Connection options that name no header; most Connection headers hold one of them alone.
 _NAMES_NO_HEADER: Final = frozenset({"", "close", "keep-alive"})
+# The same as received, so the usual value is recognised without decoding it.
+_RAW_NAMES_NO_HEADER: Final = frozenset({b"close", b"keep-alive"})
+
+
+def _names_headers(connection: str | bytes) -> bool:
+    """Whether a Connection header's value names other headers as hop-by-hop."""
+    if connection in _RAW_NAMES_NO_HEADER:
+        return False
+    return text_of(connection).lower() not in _NAMES_NO_HEADER
 
 
 def _nominated(headers: Sequence[Header]) -> frozenset[str]:
@@ -214,7 +223,7 @@ def _passed_on(headers: Sequence[Header]) -> list[Header]:
     nominating = False
     for name, value in headers:
         if name in _NOT_PASSED:
-            nominating = nominating or name == "connection"
+            nominating = nominating or (name == "connection" and _names_headers(value))
         elif name[-4:] == "-bin":
             pass  # gRPC binary metadata has no meaning to an HTTP app
         elif name[:1] == ":":
@@ -241,5 +250,5 @@ def passed_back(headers: Sequence[Header]) -> tuple[list[Header], str | None]:
             if content_type is None:
                 content_type = text_of(pair[1])
         elif name == "connection":
-            nominating = True
+            nominating = nominating or _names_headers(pair[1])
     return (_without_nominated(kept, headers) if nominating else kept), content_type

@@ -71,10 +71,11 @@ class Headers:
         self._index = index
         return index
 
-    def pairs(self) -> list[tuple[str, str]] | list[tuple[str, bytes]]:
+    def pairs(self) -> list[tuple[str, str | bytes]]:
         """Every (name, value) pair as held: the values are the bytes received until
         something has read them as text. The list is the headers' own: do not change it."""
-        return self._items
+        # One list type, not a union of two: compiled callers then loop over it directly.
+        return cast("list[tuple[str, str | bytes]]", self._items)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name`, or `default`."""

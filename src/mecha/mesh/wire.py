@@ -64,7 +64,9 @@ NOT_PASSED: Final = HOP_BY_HOP | RUNTIME_HEADERS | {"content-type"}
 
 def passed_on(headers: Sequence[Header]) -> list[Header]:
     """The caller's headers that travel with the call (content type travels on its own)."""
-    return [pair for pair in headers if pair[0] not in NOT_PASSED and pair[0][:6] != _MECHA]
+    return [
+        pair for pair in headers if pair[0] not in NOT_PASSED and not pair[0].startswith(_MECHA)
+    ]
 
 
 def request_target(method: str, query: str) -> str:
@@ -110,7 +112,7 @@ def read_reply(response: ClientResponse) -> InvokeResponse | Refusal:
     type_url = ""
     grpc: dict[str, str] | None = None
     for name, value in response.headers.pairs():
-        if name[:6] == _MECHA:
+        if name.startswith(_MECHA):
             if name == ERROR:
                 return Refusal(text_of(value), response.body)
             if name == TYPE_URL:
@@ -151,7 +153,7 @@ def read_call(request: Request, next_traceparent: Callable[[str | None], str]) -
     callee = caller = type_url = tracestate = ""
     traceparent = content_type = timeout = None
     for name, value in request.headers.pairs():
-        if name[:6] == _MECHA:
+        if name.startswith(_MECHA):
             if name == CALLEE:
                 callee = text_of(value)
             elif name == CALLER:

@@ -167,6 +167,13 @@ def test_headers_the_apps_connection_header_names_are_not_passed_back() -> None:
         assert kept == [("x-app", "2")], connection
     kept, _ = passed_back([("connection", "Keep-Alive"), ("keep-alive", "timeout=5"), ("x", "1")])
     assert kept == [("x", "1")]
+    # Values as the parser hands them over (bytes): a plain keep-alive names nothing, a second
+    # Connection header still can.
+    kept, _ = passed_back([("connection", b"keep-alive"), ("x-app", b"2")])
+    assert kept == [("x-app", b"2")]
+    headers = [("connection", b"keep-alive"), ("connection", b"X-Hop"), ("x-hop", b"1")]
+    kept, _ = passed_back([*headers, ("x-app", b"2")])
+    assert kept == [("x-app", b"2")]
 
 
 async def test_binary_and_4_mib_bodies_round_trip(channel: HttpAppChannel) -> None:

@@ -49,7 +49,7 @@ def invoke(call: Call, target: str, method: str) -> Deferred:
     # One pass: the caller's headers that travel on, and the few the runtime reads itself.
     for name, value in request.headers.pairs():
         if name not in wire.NOT_PASSED:
-            if name[:6] != "mecha-":
+            if not name.startswith("mecha-"):
                 headers.append((name, value))
         elif name == "content-type":
             content_type = text_of(value)

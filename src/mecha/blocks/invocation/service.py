@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from mecha.blocks.invocation.errors import (
     AppChannelMissing,
@@ -74,21 +74,30 @@ Done = Callable[[InvokeResponse | MechaError], None]
 to give the caller."""
 
 
+class ResolverHolder(Protocol):
+    """Where the name resolver in use is found (the mesh node, which sets it as it starts)."""
+
+    resolver: NameResolver | None
+
+
+_NO_ENDPOINTS: Final[Mapping[str, Endpoint]] = {}
+
+
 class InvocationService:
     def __init__(
         self,
         apps: AppTable,
-        resolver: Callable[[], NameResolver | None],
+        mesh: ResolverHolder,
         peers: PeerClient,
         external: ExternalClient,
-        endpoints: Callable[[str], Mapping[str, Endpoint]],
         namespace: str = "",
     ) -> None:
         self._apps = apps
-        self._resolver = resolver
+        self._mesh = mesh
         self.peers = peers
         self._external = external
-        self._endpoints = endpoints
+        self.endpoints: Mapping[str, Mapping[str, Endpoint]] = {}
+        """HTTPEndpoint resources by name, by the app id whose scope they are in."""
         self._namespace = namespace
         self._turns = itertools.count()
         self.retry_interval = PEER_RETRY_INTERVAL
@@ -114,7 +123,7 @@ class InvocationService:
         traceparent = next_traceparent(trace.traceparent)
         if target.startswith(("http://", "https://")):
             return self._call_external(target, (), request, traceparent, trace, timeout, done)
-        endpoint = self._endpoints(caller.id).get(target)
+        endpoint = self.endpoints.get(caller.id, _NO_ENDPOINTS).get(target)
         if endpoint is not None:
             return self._call_external(
                 endpoint.base_url, endpoint.headers, request, traceparent, trace, timeout, done
@@ -128,7 +137,7 @@ class InvocationService:
         local = self._apps.get(app_id) if namespace == self._namespace else None
         if local is not None:
             return self.call_app(local, request, context, done)
-        resolver = self._resolver()
+        resolver = self._mesh.resolver
         if resolver is None:
             done(_not_found(app_id))
             return nothing_to_cancel
@@ -162,7 +171,7 @@ class InvocationService:
 
     async def resolve(self, app_id: str, namespace: str) -> Address:
         """One live instance of an app served by a peer runtime (round-robin)."""
-        resolver = self._resolver()
+        resolver = self._mesh.resolver
         if resolver is None:
             raise _not_found(app_id)
         return self.pick(await self.candidates(resolver, app_id, namespace, set()))
