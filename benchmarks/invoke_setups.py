@@ -7,10 +7,11 @@ from __future__ import annotations
 import http.client
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from benchmarks.harness import MECHA_READY_PATH, Server, free_port, mecha_command
 from benchmarks.harness.probe import NotReadyError
@@ -111,20 +112,33 @@ http {{
 )
 
 
-def _ready(server: Server, path: str, status: int) -> Server:
-    wait_ready(server, path, status, READY_TIMEOUT_S)
+# A command prefix for some of the processes by role ("nginx 1", "runtime B"): a profiler.
+Wrappers = Mapping[str, Sequence[str]]
+NO_WRAPPERS: Wrappers = MappingProxyType({})
+# Under a profiler a process starts many times slower.
+WRAPPED_READY_TIMEOUT_S = 180.0
+
+
+def _ready(server: Server, path: str, status: int, wrappers: Wrappers = NO_WRAPPERS) -> Server:
+    timeout = WRAPPED_READY_TIMEOUT_S if server.name in wrappers else READY_TIMEOUT_S
+    wait_ready(server, path, status, timeout)
     return server
 
 
 def _nginx(
-    nginx: str, name: str, template: str, cpus: Iterable[int] | None, **values: object
+    nginx: str,
+    name: str,
+    template: str,
+    cpus: Iterable[int] | None,
+    wrappers: Wrappers = NO_WRAPPERS,
+    **values: object,
 ) -> Server:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="invoke-bench-nginx-"))
     conf = workdir / "nginx.conf"
     conf.write_text(template.format(workdir=workdir, port=port, **values))
     argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
-    return spawn(name, argv, port, workdir, cpus)
+    return spawn(name, [*wrappers.get(name, ()), *argv], port, workdir, cpus)
 
 
 def start_app(stack: ExitStack, nginx: str, cpus: Iterable[int] | None) -> Server:
@@ -138,13 +152,17 @@ def direct(app: Server) -> Setup:
 
 
 def start_nginx_pair(
-    stack: ExitStack, nginx: str, app: Server, cpus: Iterable[int] | None
+    stack: ExitStack,
+    nginx: str,
+    app: Server,
+    cpus: Iterable[int] | None,
+    wrappers: Wrappers = NO_WRAPPERS,
 ) -> Setup:
     """client → nginx 1 → nginx 2 → app, keep-alive upstreams on both hops."""
-    second = _nginx(nginx, "nginx 2", _PROXY_CONF, cpus, upstream_port=app.port)
-    stack.enter_context(_ready(second, APP_PATH, 200))
-    first = _nginx(nginx, "nginx 1", _PROXY_CONF, cpus, upstream_port=second.port)
-    stack.enter_context(_ready(first, APP_PATH, 200))
+    second = _nginx(nginx, "nginx 2", _PROXY_CONF, cpus, wrappers, upstream_port=app.port)
+    stack.enter_context(_ready(second, APP_PATH, 200, wrappers))
+    first = _nginx(nginx, "nginx 1", _PROXY_CONF, cpus, wrappers, upstream_port=second.port)
+    stack.enter_context(_ready(first, APP_PATH, 200, wrappers))
     return Setup(
         "nginx pair", first.port, APP_PATH, {"nginx 1": first, "nginx 2": second, "app": app}
     )
@@ -183,7 +201,11 @@ def _mecha(
 
 
 def start_mecha_pair(
-    stack: ExitStack, command: list[str] | None, app: Server, cpus: Iterable[int] | None
+    stack: ExitStack,
+    command: list[str] | None,
+    app: Server,
+    cpus: Iterable[int] | None,
+    wrappers: Wrappers = NO_WRAPPERS,
 ) -> Setup:
     """client → runtime A (app id `caller`) → runtime B (app id `app`) → app.
 
@@ -191,12 +213,13 @@ def start_mecha_pair(
     """
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="invoke-bench-data-")))
     argv = command or mecha_command()
-    callee = _mecha(argv, "runtime B", CALLEE_APP_ID, data_dir, cpus, "--app-port", str(app.port))
-    caller = _mecha(argv, "runtime A", CALLER_APP_ID, data_dir, cpus)
+    b_argv, a_argv = ([*wrappers.get(role, ()), *argv] for role in ("runtime B", "runtime A"))
+    callee = _mecha(b_argv, "runtime B", CALLEE_APP_ID, data_dir, cpus, "--app-port", str(app.port))
+    caller = _mecha(a_argv, "runtime A", CALLER_APP_ID, data_dir, cpus)
     stack.callback(caller.stop)
     stack.callback(callee.stop)
-    _ready(callee, MECHA_READY_PATH, 204)
-    _ready(caller, MECHA_READY_PATH, 204)
+    _ready(callee, MECHA_READY_PATH, 204, wrappers)
+    _ready(caller, MECHA_READY_PATH, 204, wrappers)
     return Setup(
         "mecha pair",
         caller.port,

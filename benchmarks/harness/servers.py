@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -169,16 +169,21 @@ http {{
 
 
 def start_nginx(
-    nginx: str = "nginx", *, cpus: Iterable[int] | None = None, ready_timeout_s: float = 10.0
+    nginx: str = "nginx",
+    *,
+    cpus: Iterable[int] | None = None,
+    ready_timeout_s: float = 10.0,
+    wrapper: Sequence[str] = (),
 ) -> tuple[Server, float]:
-    """One single-process nginx in the foreground answering `GET /` with a short 200 body."""
+    """One single-process nginx in the foreground answering `GET /` with a short 200 body;
+    `wrapper` is a command prefix (a profiler)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="nginx-bench-"))
     conf = workdir / "nginx.conf"
     conf.write_text(
         _NGINX_CONF.format(workdir=workdir, port=port, path=NGINX_PATH, body=NGINX_BODY)
     )
-    argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
+    argv = [*wrapper, nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
     server = spawn("nginx", argv, port, workdir, cpus)
     startup_s = wait_ready(server, NGINX_PATH, 200, ready_timeout_s)
     return server, startup_s
