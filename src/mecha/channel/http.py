@@ -30,6 +30,7 @@ from mecha.http1 import (
     ClientTimeout,
     ConnectError,
     HttpClient,
+    TextCache,
     percent_encoded,
 )
 
@@ -78,13 +79,19 @@ def request_target(method: str, query: str) -> str:
 
     `method` is decoded text, so a "%" in it is a literal percent sign and is encoded too.
     """
+    path = _PATHS.get(method) or _PATHS.put(method, _path_of(method))
+    return f"{path}?{query}" if query else path
+
+
+_PATHS: Final = TextCache()
+
+
+def _path_of(method: str) -> str:
     if _PLAIN_METHOD.fullmatch(method):
-        return f"/{method}?{query}" if query else "/" + method
+        return "/" + method
     path = posixpath.normpath("/" + method)
     # normpath keeps a leading "//" (POSIX allows it a meaning); a URL path does not.
-    path = "/" + path.lstrip("/")
-    target = percent_encoded(path)
-    return f"{target}?{query}" if query else target
+    return percent_encoded("/" + path.lstrip("/"))
 
 
 class HttpAppChannel:

@@ -10,6 +10,7 @@ from mecha.http1.message import (
     ProtocolErrorRenderer,
     Request,
     Response,
+    TextCache,
     percent_decoded,
     percent_encoded,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ProtocolErrorRenderer",
     "Request",
     "Response",
+    "TextCache",
     "percent_decoded",
     "percent_encoded",
 ]

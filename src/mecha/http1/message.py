@@ -32,6 +32,30 @@ def percent_encoded(path: str) -> str:
     return path if _NOTHING_TO_ENCODE.fullmatch(path) else quote(path, safe=_PATH_SAFE)
 
 
+class TextCache:
+    """Text worked out again and again from a few distinct inputs (request targets from method
+    names): bounded, as the inputs come from callers. Emptied when full, so that the ones in use
+    now soon fill it again; inputs longer than `max_key` are never kept."""
+
+    __slots__ = ("_entries", "_max_key", "_size")
+
+    def __init__(self, size: int = 256, max_key: int = 200) -> None:
+        self._entries: dict[str, str] = {}
+        self._size = size
+        self._max_key = max_key
+
+    def get(self, key: str) -> str | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, value: str) -> str:
+        """Keeps `value` for `key` (when it is short enough) and returns it."""
+        if len(key) <= self._max_key:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[key] = value
+        return value
+
+
 class Headers:
     """Request or response headers: ordered (name, value) pairs.
 

@@ -21,7 +21,7 @@ from mecha.blocks.invocation.models import (
     InvokeResponse,
     text_of,
 )
-from mecha.http1 import ClientResponse, Request, percent_decoded, percent_encoded
+from mecha.http1 import ClientResponse, Request, TextCache, percent_decoded, percent_encoded
 
 CALLER: Final = "mecha-caller-app-id"
 CALLEE: Final = "mecha-callee-app-id"
@@ -69,10 +69,13 @@ def passed_on(headers: Sequence[Header]) -> list[Header]:
     ]
 
 
+_PATHS: Final = TextCache()
+
+
 def request_target(method: str, query: str) -> str:
     """`/{method}?{query}` for the wire: the method percent-encoded, the query as given."""
-    target = "/" + percent_encoded(method)
-    return f"{target}?{query}" if query else target
+    path = _PATHS.get(method) or _PATHS.put(method, "/" + percent_encoded(method))
+    return f"{path}?{query}" if query else path
 
 
 # The calling side

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mecha.http1 import Headers, Limits, Request, Response
+from mecha.http1 import Headers, Limits, Request, Response, TextCache
 
 
 def test_headers_lookup_is_case_insensitive_and_keeps_order() -> None:
@@ -65,3 +65,14 @@ def test_limits_defaults_match_daprd() -> None:
 def test_limits_reject_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         Limits(**kwargs)  # type: ignore[arg-type]
+
+
+def test_text_cache_is_bounded_and_keeps_no_long_keys() -> None:
+    cache = TextCache(size=2, max_key=5)
+    assert cache.put("a", "/a") == "/a"
+    assert cache.get("a") == "/a"
+    cache.put("b", "/b")
+    cache.put("c", "/c")  # full: emptied first, so only the newest stays
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, None, "/c")
+    assert cache.put("longer", "/longer") == "/longer"
+    assert cache.get("longer") is None
