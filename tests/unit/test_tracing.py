@@ -49,6 +49,9 @@ def test_malformed_traceparents_start_a_new_trace() -> None:
         good + "0",  # too long
         good.replace("-", "_", 1),  # a dash missing
         good[:10] + "g" + good[11:],  # not hex
+        good[:10] + ":" + good[11:],  # just past the digits
+        good[:10] + "`" + good[11:],  # just before the letters
+        good[:10] + "\u00e9" + good[11:],  # not ASCII, the same length
         good[:10] + "-" + good[11:],  # a dash too many
         "ff" + good[2:],  # the forbidden version
         good[:36] + "0" * 16 + good[52:],  # a zero span id

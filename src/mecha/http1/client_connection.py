@@ -374,7 +374,13 @@ class ClientConnection:
         parser = self._parser
         status = parser.get_status_code()
         self._status = status
-        self._version = parser.get_http_version()
+        keep_alive = parser.should_keep_alive()
+        # llhttp keeps an HTTP/1.0 response alive only when a Connection header asks it to, so
+        # one kept alive without that header is HTTP/1.1: no version string to build.
+        if keep_alive and not self._connection_field:
+            self._version = "1.1"
+        else:
+            self._version = parser.get_http_version()
         if status < 200:
             if status == 101:
                 raise _Abort(ClientError(f"{self.pool.address} switched protocols unasked"))
@@ -388,7 +394,7 @@ class ClientConnection:
             return
         if self._content_length > self._max_body:
             raise _Abort(self._too_large())
-        self._keep_alive = parser.should_keep_alive()
+        self._keep_alive = keep_alive
         self._until_close = (
             self._content_length < 0 and not self._chunked and status != 204 and status != 304
         )

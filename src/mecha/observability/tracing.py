@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import random
-import re
 from typing import Final
 
-# No groups: the fields sit at fixed places, and slicing them is cheaper than match.groups().
-_TRACEPARENT: Final = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE: Final = "0" * 32
 _ZERO_SPAN: Final = "0" * 16
 # Random hex digits are drawn 4096 at a time: one call for every 256 span ids.
@@ -25,7 +22,7 @@ class _RandomHex:
     def take(self, count: int) -> str:
         at = self._at
         if at + count > len(self._digits):
-            self._digits = f"{random.getrandbits(_POOL_DIGITS * 4):0{_POOL_DIGITS}x}"
+            self._digits = random.randbytes(_POOL_DIGITS // 2).hex()
             at = 0
         self._at = at + count
         return self._digits[at : at + count]
@@ -57,11 +54,31 @@ def next_traceparent(incoming: str | None) -> str:
 
 def _well_formed(incoming: str) -> str | None:
     """`incoming` in the W3C form, tidied of spaces and upper case if need be; else None."""
-    # Well-formed values (the usual case) match as they are.
-    if _TRACEPARENT.fullmatch(incoming):
+    # Well-formed values (the usual case) pass as they are.
+    if _is_w3c(incoming):
         return incoming
     tidied = incoming.strip().lower()
-    return tidied if _TRACEPARENT.fullmatch(tidied) else None
+    return tidied if _is_w3c(tidied) else None
+
+
+_LENGTH: Final = 55
+_DASH: Final = ord("-")
+
+
+def _is_w3c(text: str) -> bool:
+    """`vv-<32 hex>-<16 hex>-ff` in lower-case hex: checked byte by byte, which compiled is a
+    few instructions each, where a regex match costs some thousands per call."""
+    if len(text) != _LENGTH or not text.isascii():
+        return False
+    raw = text.encode("ascii")
+    for at in range(_LENGTH):
+        code = raw[at]
+        if at == 2 or at == 35 or at == 52:
+            if code != _DASH:
+                return False
+        elif not (48 <= code <= 57 or 97 <= code <= 102):  # 0-9, a-f
+            return False
+    return True
 
 
 def trace_id(traceparent: str) -> str:
