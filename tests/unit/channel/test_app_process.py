@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,23 +25,29 @@ START_TIMEOUT = 30.0
 
 
 class AppProcess:
-    """A test app (see apps.py) in a process of its own."""
+    """A test app (see apps.py) in a process of its own.
+
+    Started with subprocess.Popen, not the loop's subprocess support: uvloop's fork runs
+    Python's after-fork hooks in the child, which can spin there for good when the test
+    process has many threads (MagicStack/uvloop#749, python/cpython#112788).
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.port = 0
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: asyncio.StreamReader | None = None
+        self._pipe: asyncio.BaseTransport | None = None
 
     async def start(self) -> None:
         env = dict(os.environ, PYTHONPATH=str(UNIT_TESTS))
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "channel.apps",
-            self.kind,
-            str(self.port),
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
+        argv = [sys.executable, "-m", "channel.apps", self.kind, str(self.port)]
+        # Popen on purpose (see the docstring); it returns as soon as the child has exec-ed.
+        self._process = process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)  # noqa: ASYNC220
+        assert process.stdout is not None
+        self._output = output = asyncio.StreamReader()
+        self._pipe, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(output), process.stdout
         )
         self.port = int(await self._line())
 
@@ -50,14 +56,17 @@ class AppProcess:
 
     async def kill(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            pipe.close()
+        if process is not None:
+            process.kill()
+            process.wait()  # at once: SIGKILL cannot be caught
 
     async def _line(self) -> str:
-        assert self._process is not None and self._process.stdout is not None
+        assert self._output is not None
         async with asyncio.timeout(START_TIMEOUT):
-            line = await self._process.stdout.readline()
+            line = await self._output.readline()
         assert line, "the app process ended"
         return line.decode().strip()
 
