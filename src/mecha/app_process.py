@@ -7,9 +7,10 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 log = logging.getLogger("mecha.app")
 
@@ -17,56 +18,77 @@ PREFIX = b"== APP == "
 
 
 class AppProcess:
+    """The app's process, its output shown line by line with a prefix, its exit awaited.
+
+    Started with subprocess.Popen, which forks and execs in C, rather than the event loop's
+    subprocess support: uvloop's fork runs Python's after-fork hooks in the child, which can
+    spin there and never exec when the runtime has threads (MagicStack/uvloop#749,
+    python/cpython#112788). The exit is watched through a pidfd on the loop.
+    """
+
     def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
         self._command = list(command)
         self._env = dict(env)
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._exited: asyncio.Future[int] | None = None
         self._pumps: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             # A session of its own, so stopping it reaches every process it started.
-            self._process = await asyncio.create_subprocess_exec(
-                *self._command,
+            process = subprocess.Popen(  # noqa: ASYNC220 - returns once the child has exec-ed
+                self._command,
                 env=self._env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 start_new_session=True,
             )
         except OSError as error:
             raise AppStartError(
                 f"cannot start app {self._command[0]!r}: {error.strerror}"
             ) from None
-        assert self._process.stdout is not None
-        assert self._process.stderr is not None
+        self._process = process
+        self._exited = loop.create_future()
+        pidfd = os.pidfd_open(process.pid)
+        loop.add_reader(pidfd, self._on_exit, loop, pidfd)
+        assert process.stdout is not None and process.stderr is not None
         self._pumps = [
-            asyncio.create_task(_pump(self._process.stdout, sys.stdout.buffer)),
-            asyncio.create_task(_pump(self._process.stderr, sys.stderr.buffer)),
+            asyncio.create_task(_pump(await _reader(loop, process.stdout), sys.stdout.buffer)),
+            asyncio.create_task(_pump(await _reader(loop, process.stderr), sys.stderr.buffer)),
         ]
-        log.info("app started: %s (pid %d)", " ".join(self._command), self._process.pid)
+        log.info("app started: %s (pid %d)", " ".join(self._command), process.pid)
+
+    def _on_exit(self, loop: asyncio.AbstractEventLoop, pidfd: int) -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        assert self._process is not None and self._exited is not None
+        code = self._process.wait()  # at once: the pidfd said it has exited
+        if not self._exited.done():
+            self._exited.set_result(code)
 
     async def wait(self) -> int:
-        assert self._process is not None
-        code = await self._process.wait()
+        assert self._exited is not None
+        code = await asyncio.shield(self._exited)
         await asyncio.gather(*self._pumps, return_exceptions=True)
         return code
 
     async def stop(self, grace: float) -> int | None:
         """SIGTERM the app's process group, then SIGKILL what is left after `grace` seconds."""
-        process = self._process
-        if process is None:
+        exited = self._exited
+        if exited is None:
             return None
-        if process.returncode is None:
+        if not exited.done():
             self._signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(process.wait(), grace)
+                await asyncio.wait_for(asyncio.shield(exited), grace)
             except TimeoutError:
                 log.warning("app did not stop within %.1fs; killing it", grace)
                 self._signal(signal.SIGKILL)
-                await process.wait()
+                await asyncio.shield(exited)
         await asyncio.gather(*self._pumps, return_exceptions=True)
-        return process.returncode
+        return exited.result()
 
     def _signal(self, sig: signal.Signals) -> None:
         assert self._process is not None
@@ -76,6 +98,12 @@ class AppProcess:
 
 class AppStartError(Exception):
     pass
+
+
+async def _reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
 
 
 async def _pump(source: asyncio.StreamReader, sink: BinaryIO) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.integration.conftest import StartMecha
 from tests.integration.mecha_process import free_port
@@ -70,3 +74,24 @@ def test_app_that_cannot_start_is_a_clear_error(start_mecha: StartMecha) -> None
     assert process.wait_exit() == 1
     assert "cannot start app" in process.output
     assert "Traceback" not in process.output
+
+
+def test_an_app_that_ignores_sigterm_is_killed_after_the_grace(start_mecha: StartMecha) -> None:
+    app = (
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print(f'pid {os.getpid()}', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = start_mecha(
+        args=("--dapr-graceful-shutdown-seconds", "1"), app_command=(sys.executable, "-c", app)
+    ).wait_ready()
+    deadline = time.monotonic() + 10
+    while "== APP == pid " not in process.output and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app_pid = int(process.output.split("== APP == pid ")[1].split()[0])
+    assert process.request("POST", "/v1.0/shutdown")[0] == 204
+    assert process.wait_exit() == 0
+    assert "app did not stop within 1.0s; killing it" in process.output
+    with pytest.raises(ProcessLookupError):
+        os.kill(app_pid, 0)
