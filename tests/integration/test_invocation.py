@@ -89,6 +89,8 @@ def test_http_caller_reaches_the_app(pair: tuple[str, MechaProcess, MechaProcess
     )
     assert status == 200
     assert reply == body
+    # The answer is the caller's runtime's: its Server line, not the app's (a repeat would win).
+    assert headers["server"] == "mecha"
     seen = _seen(protocol, headers, reply)
     assert seen["method"] == "PUT"
     assert seen["path"] == "orders/42"

@@ -16,6 +16,7 @@ from typing import Final
 
 from mecha.blocks.invocation.errors import AppTimeout, AppUnreachable, InvocationError
 from mecha.blocks.invocation.models import (
+    SERVER_OWNED,
     CallContext,
     Header,
     InvokeRequest,
@@ -68,7 +69,7 @@ _REPLACED = frozenset(
     }
 )
 _NOT_PASSED: Final = _HOP_BY_HOP | _REPLACED
-_NOT_PASSED_BACK: Final = _HOP_BY_HOP | {"content-type"}
+_NOT_PASSED_BACK: Final = _HOP_BY_HOP | SERVER_OWNED | {"content-type"}
 # The common case, taken as is: safe characters only, segments neither empty nor dots-only.
 _SEGMENT = r"[A-Za-z0-9:@!$&'()*+,;=_~-][A-Za-z0-9:@!$&'()*+,;=_~.-]*"
 _PLAIN_METHOD: Final = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")

@@ -61,7 +61,7 @@ class ExternalClient:
             raise InvocationError(f"call to {base_url} failed: {error}") from None
         return InvokeResponse(
             status=reply.status,
-            headers=wire.passed_on(reply.headers.pairs()),
+            headers=wire.passed_back(reply.headers.pairs()),
             body=reply.body,
             content_type=reply.headers.get("content-type"),
         )

@@ -14,6 +14,7 @@ from typing import Final
 from urllib.parse import quote, unquote
 
 from mecha.blocks.invocation.models import (
+    SERVER_OWNED,
     CallContext,
     GrpcStatus,
     Header,
@@ -60,6 +61,11 @@ RUNTIME_HEADERS = frozenset(
 )
 # Content type travels on its own, beside the headers.
 NOT_PASSED: Final = HOP_BY_HOP | RUNTIME_HEADERS | {"content-type"}
+
+
+def passed_back(headers: Sequence[Header]) -> list[Header]:
+    """An outside server's answer headers that travel back to the caller."""
+    return [pair for pair in passed_on(headers) if pair[0] not in SERVER_OWNED]
 
 
 def passed_on(headers: Sequence[Header]) -> list[Header]:

@@ -176,6 +176,13 @@ def test_headers_the_apps_connection_header_names_are_not_passed_back() -> None:
     assert kept == [("x-app", b"2")]
 
 
+def test_the_apps_server_and_date_stay_on_its_hop() -> None:
+    # The runtime answering the caller states its own; passing the app's on would repeat them.
+    app_headers = [("server", b"nginx"), ("date", b"Mon, 07 Dec 2026 23:25:12 GMT"), ("x", b"1")]
+    kept, _ = passed_back(app_headers)
+    assert kept == [("x", b"1")]
+
+
 async def test_binary_and_4_mib_bodies_round_trip(channel: HttpAppChannel) -> None:
     every_byte = bytes(range(256))
     big = every_byte * (4 * 1024 * 1024 // 256)

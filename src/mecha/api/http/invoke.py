@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import posixpath
 from functools import partial
-from typing import Final
 
 from mecha.api.http.errors import render_error
 from mecha.api.http.router import Call
@@ -14,8 +13,6 @@ from mecha.errors import MechaError
 from mecha.http1 import Deferred, Request, Response, percent_decoded
 from mecha.mesh import wire
 
-# Set by this runtime's HTTP server on every response; the app's own would repeat them.
-_SERVER_OWNED: Final = frozenset({"date", "server"})
 VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 
@@ -81,8 +78,9 @@ def _answer(reply: Deferred, outcome: InvokeResponse | MechaError) -> None:
         return
     # A packed protobuf answer is protobuf bytes, whatever content type the app named.
     content_type = "application/x-protobuf" if outcome.type_url else outcome.content_type
-    headers = [pair for pair in outcome.headers if pair[0] not in _SERVER_OWNED]
-    reply.resolve(Response(outcome.status, outcome.body, headers, content_type=content_type))
+    reply.resolve(
+        Response(outcome.status, outcome.body, outcome.headers, content_type=content_type)
+    )
 
 
 def header_target(request: Request) -> str | None:

@@ -7,9 +7,16 @@ request (verb, path, query, headers, body).
 
 from __future__ import annotations
 
+from typing import Final
+
 Header = tuple[str, str | bytes]
 """A header (HTTP) or metadata entry (gRPC): a lower-case name, and its value as text or as the
 bytes received, which pass on without being decoded."""
+
+
+# An HTTP server states these on each answer itself: an app's or endpoint's copy stays on its own
+# hop, and the runtime answering the caller gives its own.
+SERVER_OWNED: Final = frozenset({"date", "server"})
 
 
 def text_of(value: str | bytes) -> str:
