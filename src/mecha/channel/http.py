@@ -26,11 +26,13 @@ from mecha.blocks.invocation.models import (
 from mecha.callbacks import Cancel, nothing_to_cancel
 from mecha.channel.protocols import ChannelDone
 from mecha.http1 import (
+    CONTENT_TYPE_LINES,
     ClientError,
     ClientResponse,
     ClientTimeout,
     ConnectError,
     HttpClient,
+    LineCache,
     TextCache,
     percent_encoded,
 )
@@ -117,7 +119,6 @@ class HttpAppChannel:
 
     def call(self, request: InvokeRequest, context: CallContext, done: ChannelDone) -> Cancel:
         target = request_target(request.method, request.query)
-        headers = app_request_headers(request, context, self._token)
         try:
             outgoing = self._client.send(
                 self._host,
@@ -125,9 +126,10 @@ class HttpAppChannel:
                 request.verb,
                 target,
                 partial(self._answered, done, context.timeout),
-                headers,
+                passed_headers(request, context, self._token),
                 request.body,
                 context.timeout,
+                _APP_CALL_LINES.encode(context, request.content_type),
             )
         except ValueError as error:
             # The request could not be put on the wire (a method or header HTTP cannot carry).
@@ -179,20 +181,56 @@ class HttpAppChannel:
 def app_request_headers(
     request: InvokeRequest, context: CallContext, app_api_token: str | None
 ) -> list[Header]:
-    """The headers a call carries to an HTTP app: the caller's that may travel on, then the
-    content type, caller and callee ids, trace context and app token."""
-    headers = _passed_on(request.headers)
+    """The headers a call carries to an HTTP app, as pairs (HTTP/2): `passed_headers`, then
+    the fields CallLines encodes for HTTP/1.1."""
+    headers = passed_headers(request, context, app_api_token)
     if request.content_type:
         headers.append(("content-type", request.content_type))
     headers.append(("dapr-caller-app-id", context.caller_app_id))
     headers.append(("dapr-callee-app-id", context.callee_app_id))
     if context.traceparent:
         headers.append(("traceparent", context.traceparent))
+    return headers
+
+
+def passed_headers(
+    request: InvokeRequest, context: CallContext, app_api_token: str | None
+) -> list[Header]:
+    """The caller's headers that may travel on, the trace state and the app token."""
+    headers = _passed_on(request.headers)
     if context.tracestate:
         headers.append(("tracestate", context.tracestate))
     if app_api_token:
         headers.append(("dapr-api-token", app_api_token))
     return headers
+
+
+class CallLines:
+    """A call's caller and callee ids, content type and traceparent as HTTP/1.1 header lines,
+    under the names one hop gives them; encoded from caches, as the same few values come
+    again and again."""
+
+    __slots__ = ("_callees", "_callers", "_traceparents")
+
+    def __init__(self, caller: str, callee: str) -> None:
+        self._callers = LineCache(caller)
+        self._callees = LineCache(callee)
+        self._traceparents = LineCache("traceparent")
+
+    def encode(self, context: CallContext, content_type: str | None) -> bytes:
+        lines = [
+            self._callers.line(context.caller_app_id),
+            self._callees.line(context.callee_app_id),
+        ]
+        if content_type:
+            lines.append(CONTENT_TYPE_LINES.line(content_type))
+        if context.traceparent:
+            lines.append(self._traceparents.once(context.traceparent))
+        return b"".join(lines)
+
+
+# What an app is told of each call besides `passed_headers`.
+_APP_CALL_LINES: Final = CallLines("dapr-caller-app-id", "dapr-callee-app-id")
 
 
 # Connection options that name no header; most Connection headers hold one of them alone.

@@ -15,8 +15,10 @@ from mecha.http1.message import (
     percent_encoded,
 )
 from mecha.http1.server import HttpServer
+from mecha.http1.wire import CONTENT_TYPE_LINES, LineCache
 
 __all__ = [
+    "CONTENT_TYPE_LINES",
     "ClientError",
     "ClientResponse",
     "ClientTimeout",
@@ -27,6 +29,7 @@ __all__ = [
     "HttpClient",
     "HttpServer",
     "Limits",
+    "LineCache",
     "Outgoing",
     "ProtocolErrorRenderer",
     "Request",

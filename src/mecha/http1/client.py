@@ -72,6 +72,7 @@ class HttpClient:
         headers: Sequence[tuple[str, str | bytes]] = (),
         body: bytes = b"",
         timeout: float | None = None,
+        lines: bytes = b"",
     ) -> Outgoing:
         """Sends one request; `done` gets the whole response or a ClientError, from a protocol
         callback (on a pooled connection, no task is involved) or, rarely, before this returns.
@@ -79,7 +80,8 @@ class HttpClient:
         `target` is the path (and `?query`), percent-encoded as it goes on the wire. Host and
         Content-Length are set here; a Host among `headers` replaces the default one. The
         other headers go out in order, except Connection, Keep-Alive, Content-Length and
-        Transfer-Encoding, which belong to the client. `timeout` bounds the whole request:
+        Transfer-Encoding, which belong to the client; then `lines`, header lines already
+        encoded and checked (a LineCache's). `timeout` bounds the whole request:
         waiting for a connection, sending, and receiving the complete response.
 
         The errors: ConnectError (not delivered, safe to retry), ClientTimeout, ClientError
@@ -89,7 +91,7 @@ class HttpClient:
         pool = self._pools.get((host, port))
         if pool is None:
             pool = self._add_pool(host, port)
-        head = encode_head(method, target, pool.host_line, headers, len(body))
+        head = encode_head(method, target, pool.host_line, headers, len(body), lines)
         deadline = None if timeout is None else pool.loop.time() + timeout
         outgoing = Outgoing(pool, method, head, body, deadline, done)
         connection = pool.take_idle()

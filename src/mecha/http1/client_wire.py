@@ -14,6 +14,11 @@ _KNOWN_METHODS: Final = frozenset(
 # (an empty POST without Content-Length is refused by some servers with 411).
 _METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 _TOKEN_PUNCTUATION: Final = frozenset("!#$%&'*+-.^_`|~")
+# Checked request lines by method, then target: a runtime sends the same few again and again.
+# Bounded per method, as targets come from callers; only known methods get an entry.
+_REQUEST_LINE_CACHE_SIZE: Final = 256
+_MAX_CACHED_TARGET: Final = 200
+_request_lines: Final[dict[str, dict[str, bytes]]] = {}
 
 
 def host_line(host: str, port: int) -> bytes:
@@ -30,6 +35,20 @@ def _is_token(text: str) -> bool:
 
 
 def _request_line(method: str, target: str) -> bytes:
+    by_target = _request_lines.get(method)
+    if by_target is not None:
+        line = by_target.get(target)
+        if line is not None:
+            return line
+    line = _checked_request_line(method, target)
+    if len(target) <= _MAX_CACHED_TARGET and method in _KNOWN_METHODS:
+        if by_target is None or len(by_target) >= _REQUEST_LINE_CACHE_SIZE:
+            by_target = _request_lines[method] = {}
+        by_target[target] = line
+    return line
+
+
+def _checked_request_line(method: str, target: str) -> bytes:
     if method not in _KNOWN_METHODS and not _is_token(method):
         raise ValueError(f"invalid HTTP method {method!r}")
     # Visible ASCII only: a space, CR or LF would let the target rewrite the request line.
@@ -44,11 +63,13 @@ def encode_head(
     host: bytes,
     headers: Sequence[tuple[str, str | bytes]],
     body_size: int,
+    lines: bytes = b"",
 ) -> bytes:
     """The request line and header section, ending with the blank line.
 
     `host` is the default `Host:` line; a Host among `headers` replaces it. Framing and
-    connection fields of the caller are dropped: the client states its own. Raises
+    connection fields of the caller are dropped: the client states its own. `lines` are
+    header lines already encoded and checked (a LineCache's), sent after `headers`. Raises
     ValueError for a method, target, name or value that cannot go on the wire as given.
     """
     request_line = _request_line(method, target)
@@ -58,8 +79,9 @@ def encode_head(
         if _names_host(headers):
             host = b""
     if body_size or method in _METHODS_WITH_BODY:
-        return b"".join((request_line, host, fields, content_length_line(body_size), b"\r\n"))
-    return b"".join((request_line, host, fields, b"\r\n"))
+        length = content_length_line(body_size)
+        return b"".join((request_line, host, fields, lines, length, b"\r\n"))
+    return b"".join((request_line, host, fields, lines, b"\r\n"))
 
 
 def _names_host(headers: Sequence[tuple[str, str | bytes]]) -> bool:

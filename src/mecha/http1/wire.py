@@ -21,13 +21,12 @@ MANAGED_FIELDS: Final = frozenset(
 )
 # Larger bodies go out by writelines (vectored on uvloop) rather than copied into the head.
 _JOIN_LIMIT: Final = 64 * 1024
-_CONTENT_TYPE_CACHE_SIZE: Final = 64
+_LINE_CACHE_SIZE: Final = 256
 
 _status_lines: Final[dict[int, bytes]] = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
     for status in HTTPStatus
 }
-_content_type_lines: Final[dict[str, bytes]] = {}
 # "Name: " as bytes by name as given, b"" for MANAGED_FIELDS; bounded, as names come from peers.
 _NAME_PREFIX_CACHE_SIZE: Final = 512
 _name_prefixes: Final[dict[str, bytes]] = {}
@@ -90,18 +89,41 @@ def _name_prefix(name: str) -> bytes:
     return prefix
 
 
-def _content_type_line(content_type: str) -> bytes:
-    line = _content_type_lines.get(content_type)
-    if line is None:
-        line = field_lines([("Content-Type", content_type)])
-        if len(_content_type_lines) < _CONTENT_TYPE_CACHE_SIZE:
-            _content_type_lines[content_type] = line
-    return line
+class LineCache:
+    """The encoded `Name: value` lines of one header, for the values that repeat (app ids,
+    content types): each checked and encoded once, bounded as values may come from callers.
+    `once` encodes a value that will not come again (a traceparent) without keeping it."""
+
+    __slots__ = ("_lines", "_prefix")
+
+    def __init__(self, name: str) -> None:
+        self._prefix = _name_prefix(name)
+        if not self._prefix:
+            raise ValueError(f"{name} is set by the HTTP layer itself")
+        self._lines: dict[str, bytes] = {}
+
+    def line(self, value: str) -> bytes:
+        line = self._lines.get(value)
+        if line is None:
+            line = self.once(value)
+            if len(self._lines) >= _LINE_CACHE_SIZE:
+                self._lines.clear()
+            self._lines[value] = line
+        return line
+
+    def once(self, value: str) -> bytes:
+        raw = value.encode("latin1")
+        if _CR in raw or _LF in raw:
+            raise ValueError(_CR_OR_LF)
+        return b"".join((self._prefix, raw, b"\r\n"))
+
+
+CONTENT_TYPE_LINES: Final = LineCache("Content-Type")
 
 
 def _extra_fields(response: Response) -> bytes:
     content_type = response.content_type
-    fields = b"" if content_type is None else _content_type_line(content_type)
+    fields = b"" if content_type is None else CONTENT_TYPE_LINES.line(content_type)
     if response.headers:
         fields += field_lines(response.headers)
     return fields
@@ -132,7 +154,7 @@ def write_response(
         fields = b""
     else:
         content_type = response.content_type
-        fields = _content_type_lines.get(content_type) or _content_type_line(content_type)
+        fields = CONTENT_TYPE_LINES.line(content_type)
     if status < 200 or status == 204 or status == 304:
         transport.write(b"".join((first, server, date, fields, connection, b"\r\n")))
         return

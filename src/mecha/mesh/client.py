@@ -36,6 +36,7 @@ class PeerClient:
                 wire.call_headers(request, context),
                 request.body,
                 context.timeout,
+                wire.call_lines(request, context),
             )
         except ValueError as error:
             done(InvocationError(f"cannot send this call to the peer runtime: {error}"))

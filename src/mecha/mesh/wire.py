@@ -22,6 +22,7 @@ from mecha.blocks.invocation.models import (
     InvokeResponse,
     text_of,
 )
+from mecha.channel.http import CallLines
 from mecha.http1 import ClientResponse, Request, TextCache, percent_decoded, percent_encoded
 
 CALLER: Final = "mecha-caller-app-id"
@@ -88,20 +89,26 @@ def request_target(method: str, query: str) -> str:
 
 
 def call_headers(request: InvokeRequest, context: CallContext) -> list[Header]:
-    """The headers of the request to the peer: the caller's, then the runtime's."""
-    headers = list(request.headers)
-    headers.append((CALLER, context.caller_app_id))
-    headers.append((CALLEE, context.callee_app_id))
-    headers.append(("traceparent", context.traceparent))
-    if context.tracestate:
-        headers.append(("tracestate", context.tracestate))
-    if request.content_type:
-        headers.append(("content-type", request.content_type))
-    if request.type_url:
-        headers.append((TYPE_URL, request.type_url))
-    if context.timeout is not None:
-        headers.append((TIMEOUT, f"{context.timeout:.3f}"))
+    """The headers of the request to the peer that are checked as they go: the caller's, and
+    the runtime's rarer ones. `call_lines` has the rest."""
+    headers = request.headers
+    if context.tracestate or request.type_url or context.timeout is not None:
+        headers = list(headers)
+        if context.tracestate:
+            headers.append(("tracestate", context.tracestate))
+        if request.type_url:
+            headers.append((TYPE_URL, request.type_url))
+        if context.timeout is not None:
+            headers.append((TIMEOUT, f"{context.timeout:.3f}"))
     return headers
+
+
+_CALL_LINES: Final = CallLines(CALLER, CALLEE)
+
+
+def call_lines(request: InvokeRequest, context: CallContext) -> bytes:
+    """The runtime's header lines every call carries: app ids, trace, content type."""
+    return _CALL_LINES.encode(context, request.content_type)
 
 
 class Refusal:
