@@ -83,7 +83,6 @@ class ClientConnection:
         "_unsent",
         "_unsent_from",
         "_until_close",
-        "_version",
         "_write_paused",
         "closed",
         "idle_since",
@@ -119,7 +118,6 @@ class ClientConnection:
         self._head_bytes = 0
         self._head_fed = 0
         self._status = 0
-        self._version = "1.1"
         self._reason = b""
         self._headers: list[tuple[str, bytes]] = []
         self._content_length = -1
@@ -201,7 +199,6 @@ class ClientConnection:
             self._reason.decode("latin1"),
             Headers.received(self._headers),
             body,
-            self._version,
         )
         # An answer that came while the body was still going out ends the connection.
         if self._keep_alive and self._unsent is None and not self._until_close:
@@ -375,12 +372,6 @@ class ClientConnection:
         status = parser.get_status_code()
         self._status = status
         keep_alive = parser.should_keep_alive()
-        # llhttp keeps an HTTP/1.0 response alive only when a Connection header asks it to, so
-        # one kept alive without that header is HTTP/1.1: no version string to build.
-        if keep_alive and not self._connection_field:
-            self._version = "1.1"
-        else:
-            self._version = parser.get_http_version()
         if status < 200:
             if status == 101:
                 raise _Abort(ClientError(f"{self.pool.address} switched protocols unasked"))
@@ -389,7 +380,7 @@ class ClientConnection:
             return
         if self._head_request:
             # The message ends here whatever its head announces; llhttp cannot be told so.
-            self._keep_alive = self._head_keep_alive()
+            self._keep_alive = self._head_keep_alive(keep_alive)
             self._done = True
             return
         if self._content_length > self._max_body:
@@ -419,11 +410,15 @@ class ClientConnection:
 
     # helpers of the callbacks
 
-    def _head_keep_alive(self) -> bool:
+    def _head_keep_alive(self, parser_keeps_alive: bool) -> bool:
         tokens = {token.strip().lower() for token in self._connection_field.split(",")}
         if "close" in tokens:
             return False
-        return self._version == "1.1" or "keep-alive" in tokens
+        if "keep-alive" in tokens:
+            return True
+        # llhttp keeps an HTTP/1.0 response alive only when a Connection header asks it to, so
+        # one kept alive without that header is HTTP/1.1: no version string to build.
+        return parser_keeps_alive or self._parser.get_http_version() == "1.1"
 
     def _head_too_large(self) -> ClientError:
         return ClientError(

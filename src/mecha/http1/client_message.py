@@ -8,16 +8,13 @@ from mecha.http1.message import Headers
 class ClientResponse:
     """A complete response; interim (1xx) responses are not kept."""
 
-    __slots__ = ("body", "headers", "http_version", "reason", "status")
+    __slots__ = ("body", "headers", "reason", "status")
 
-    def __init__(
-        self, status: int, reason: str, headers: Headers, body: bytes, http_version: str
-    ) -> None:
+    def __init__(self, status: int, reason: str, headers: Headers, body: bytes) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
         self.body = body
-        self.http_version = http_version
 
     def __repr__(self) -> str:
         return f"<ClientResponse {self.status} {self.reason} body={len(self.body)}B>"
