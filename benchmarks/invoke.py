@@ -37,6 +37,7 @@ from benchmarks.invoke_setups import (
     start_nginx_pair,
 )
 from benchmarks.invoke_summary import (
+    AGAINST,
     MECHA,
     added_latency,
     full_figures,
@@ -92,7 +93,7 @@ def _guarded(
     try:
         step()
     except MECHA_FAILURES as exc:
-        if setup.name != MECHA:
+        if setup.name not in (MECHA, AGAINST):
             raise
         runs.errors[setup.name] = f"{action}: {exc}"
         setups.remove(setup)
@@ -144,7 +145,10 @@ def _warm_up(setups: list[Setup], plan: Plan, wrk: str, script: Path, runs: Runs
 
 
 def measure(
-    plan: Plan, programs: dict[str, str], mecha: list[str], server_cpus: frozenset[int] | None
+    plan: Plan,
+    programs: dict[str, str],
+    builds: dict[str, list[str]],
+    server_cpus: frozenset[int] | None,
 ) -> Runs:
     started = time.monotonic()
     runs = Runs()
@@ -153,10 +157,11 @@ def measure(
         script = write_post_script(scratch, REQUEST_BODY, CONTENT_TYPE)
         app = start_app(stack, programs["nginx"], server_cpus)
         setups = [direct(app), start_nginx_pair(stack, programs["nginx"], app, server_cpus)]
-        try:
-            setups.append(start_mecha_pair(stack, mecha, app, server_cpus))
-        except MECHA_FAILURES as exc:
-            runs.errors[MECHA] = f"start: {exc}"
+        for name, command in builds.items():
+            try:
+                setups.append(start_mecha_pair(stack, command, app, server_cpus, name=name))
+            except MECHA_FAILURES as exc:
+                runs.errors[name] = f"start: {exc}"
         for setup in list(setups):
             _guarded(setups, runs, setup, "first call", partial(check_answer, setup))
         _warm_up(setups, plan, programs["wrk"], script, runs)
@@ -203,6 +208,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=170.0, help="stop starting rounds after")
     parser.add_argument("--mecha", default=None, help="command that runs mecha (default: venv's)")
     parser.add_argument(
+        "--against",
+        default=None,
+        help="command that runs another mecha build: a second pair, measured in the same rounds",
+    )
+    parser.add_argument(
         "--no-pin", action="store_true", help="let the kernel place every process on any CPU"
     )
     return parser.parse_args(argv)
@@ -220,14 +230,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.sched_setaffinity(0, client_cpus)
     plan = Plan(args, client_cpus)
     mecha = shlex.split(args.mecha) if args.mecha else mecha_command()
+    builds = {MECHA: mecha}
+    if args.against:
+        builds[AGAINST] = shlex.split(args.against)
     date = report.now_utc()
     print(
-        f"invocation: direct, nginx pair, mecha pair; {args.rounds} rounds of "
+        f"invocation: direct, nginx pair, {', '.join(builds)}; {args.rounds} rounds of "
         f"{args.rate} req/s for {args.rate_duration:g} s and wrk "
         f"-c{{{','.join(map(str, plan.connections))}}} for {args.duration} s ...",
         flush=True,
     )
-    runs = measure(plan, programs, mecha, server_cpus)
+    runs = measure(plan, programs, builds, server_cpus)
     result: dict[str, Any] = {
         "benchmark": "invoke",
         "date": date,
@@ -251,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "full_load_connections": plan.connections,
             "full_load_duration_s": args.duration,
             "mecha_command": mecha,
+            "against_command": builds.get(AGAINST),
         },
         **figures(runs),
     }

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 from benchmarks import report
-from benchmarks.invoke_summary import ADDED, DIRECT, MECHA, NGINX
+from benchmarks.invoke_summary import ADDED, AGAINST, DIRECT, MECHA, NGINX
 
-SETUPS = (DIRECT, NGINX, MECHA)
+_ALL_SETUPS = (DIRECT, NGINX, MECHA, AGAINST)
 _NOT_JUDGED = (
     "\n  (n/a: the nginx pair's added latency at that percentile is not above zero, i.e. lost"
     " in the machine's noise, so no ratio can be formed)"
@@ -29,11 +29,16 @@ def _ratio(value: float | None) -> str:
     return _num(value, 2)
 
 
+def _setups(result: dict[str, Any]) -> list[str]:
+    """The setups of this run, in order; the other build's pair only when there was one."""
+    return [name for name in _ALL_SETUPS if name != AGAINST or name in result["setups"]]
+
+
 def _rate_table(result: dict[str, Any]) -> str:
     setups = result["setups"]
     settings = result["settings"]
     rows = []
-    for name in SETUPS:
+    for name in _setups(result):
         fixed = setups.get(name, {}).get("fixed_rate")
         if fixed is None:
             rows.append([name, *["-"] * 7])
@@ -62,7 +67,7 @@ def _full_table(result: dict[str, Any]) -> str:
     connections = [str(c) for c in result["settings"]["full_load_connections"]]
     most = connections[-1]
     rows = []
-    for name in SETUPS:
+    for name in _setups(result):
         full = setups.get(name, {}).get("full_load", {})
         rows.append(
             [
@@ -93,7 +98,7 @@ def _cpu_table(result: dict[str, Any]) -> str:
     setups = result["setups"]
     most = str(result["settings"]["full_load_connections"][-1])
     rows = []
-    for name in SETUPS:
+    for name in _setups(result):
         figures = setups.get(name, {})
         at_rate = figures.get("fixed_rate", {})
         at_full = figures.get("full_load", {}).get(most, {})
@@ -120,7 +125,7 @@ def _cpu_table(result: dict[str, Any]) -> str:
 
 def _generator_lines(result: dict[str, Any]) -> list[str]:
     lines = []
-    for name in SETUPS:
+    for name in _setups(result):
         figures = result["setups"].get(name, {})
         fixed = figures.get("fixed_rate")
         if fixed is None:
@@ -143,11 +148,30 @@ def _latency_not_judged(result: dict[str, Any]) -> bool:
     return any(check["ok"] is None for name, check in result["targets"].items() if "added" in name)
 
 
+def _against_lines(result: dict[str, Any]) -> str:
+    against = result["ratios"].get("against")
+    if against is None:
+        return ""
+    cpu = ", ".join(
+        f"{runtime} {_ratio(value)}" for runtime, value in against["cpu_s_per_1000_at_rate"].items()
+    )
+    added = ", ".join(f"{p} {_ratio(value)}" for p, value in against["added_latency"].items())
+    rps = ", ".join(f"c{c} {_ratio(value)}" for c, value in against["requests_per_s"].items())
+    command = " ".join(result["settings"].get("against_command") or [])
+    return (
+        f"This build over the other ({command}), same rounds\n"
+        f"  CPU per request at {result['settings']['rate_per_s']} req/s: {cpu}\n"
+        f"  added latency: {added}\n"
+        f"  req/s at full load: {rps}"
+    )
+
+
 def render(result: dict[str, Any]) -> str:
     parts = [
         _rate_table(result),
         _full_table(result),
         _cpu_table(result),
+        *filter(None, [_against_lines(result)]),
         "\n".join(
             [
                 "Load generators (near 100% CPU would make them the bottleneck):",

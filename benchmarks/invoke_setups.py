@@ -206,10 +206,12 @@ def start_mecha_pair(
     app: Server,
     cpus: Iterable[int] | None,
     wrappers: Wrappers = NO_WRAPPERS,
+    name: str = "mecha pair",
 ) -> Setup:
     """client → runtime A (app id `caller`) → runtime B (app id `app`) → app.
 
-    The two find each other through the default resolver, sharing a data directory.
+    The two find each other through the default resolver, sharing a data directory (their
+    own: a second pair, of another build, finds its own B).
     """
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="invoke-bench-data-")))
     argv = command or mecha_command()
@@ -221,7 +223,7 @@ def start_mecha_pair(
     _ready(callee, MECHA_READY_PATH, 204, wrappers)
     _ready(caller, MECHA_READY_PATH, 204, wrappers)
     return Setup(
-        "mecha pair",
+        name,
         caller.port,
         MECHA_PATH,
         {"runtime A": caller, "runtime B": callee, "app": app},

@@ -14,6 +14,9 @@ from benchmarks.invoke_runs import FullRun, RateRun
 DIRECT = "direct"
 NGINX = "nginx pair"
 MECHA = "mecha pair"
+# Another build's pair (--against), in the same rounds: the figures that compare two builds
+# on a machine whose speed drifts between runs.
+AGAINST = "mecha pair, against"
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 ADDED = ("p50", "p90", "p99")
 # Targets: mecha's added latency within 1.5x of the nginx pair's, at least half its requests/s,
@@ -141,7 +144,42 @@ def ratios(
         )
         for c in connections
     }
+    if AGAINST in setups:
+        figures["against"] = _against(setups, added, full, connections)
     return figures
+
+
+def _against(
+    setups: dict[str, Any],
+    added: dict[str, dict[str, float]],
+    full: dict[tuple[str, int], list[FullRun]],
+    connections: list[int],
+) -> dict[str, Any]:
+    """This build's pair over the other build's: CPU per request, added latency, req/s."""
+    cpu = {
+        name: setups.get(name, {}).get("fixed_rate", {}).get("cpu_s_per_1000", {})
+        for name in (MECHA, AGAINST)
+    }
+    return {
+        "cpu_s_per_1000_at_rate": {
+            runtime: cpu[MECHA][runtime] / cpu[AGAINST][runtime]
+            for runtime in RUNTIMES
+            if runtime in cpu[MECHA] and cpu[AGAINST].get(runtime)
+        },
+        "added_latency": {
+            p: added[MECHA][p] / added[AGAINST][p]
+            for p in ADDED
+            if MECHA in added and AGAINST in added and added[AGAINST][p] > 0
+        },
+        "requests_per_s": {
+            str(c): _median_round_ratio(
+                full.get((MECHA, c), []),
+                full.get((AGAINST, c), []),
+                lambda r: r.wrk.requests_per_s,
+            )
+            for c in connections
+        },
+    }
 
 
 def targets(setups: dict[str, Any], versus: dict[str, Any]) -> dict[str, dict[str, Any]]:
