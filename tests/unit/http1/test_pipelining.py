@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
+import pytest
+
 from mecha.http1 import Limits, Request, Response
 from mecha.http1.connection import HttpConnection
 
-from .rawhttp import eventually, get, serve, within
+from .rawhttp import eventually, get, post, serve, within
 
 
 def only_connection(served_server: object) -> HttpConnection:
@@ -54,7 +56,8 @@ async def test_responses_follow_request_order_whatever_the_handlers_do() -> None
         await conn.aclose()
 
 
-async def test_reading_stops_at_max_pipelined_and_resumes() -> None:
+@pytest.mark.parametrize("body_bytes", [0, 1024])
+async def test_reading_stops_at_max_pipelined_and_resumes(body_bytes: int) -> None:
     release = asyncio.Event()
     started = asyncio.Event()
 
@@ -67,7 +70,10 @@ async def test_reading_stops_at_max_pipelined_and_resumes() -> None:
     count = 200
     async with serve(handler, limits=Limits(max_pipelined=4)) as served:
         conn = await served.connect()
-        await conn.send(b"".join(get(f"/{n}") for n in range(count)))
+        body = b"b" * body_bytes
+        await conn.send(
+            b"".join(post(f"/{n}", body) if body else get(f"/{n}") for n in range(count))
+        )
         await within(started.wait())
         connection = only_connection(served.server)
         await eventually(lambda: connection._read_paused, "reading paused")
