@@ -13,6 +13,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent
 # Relative to src/: the modules every request runs through.
 COMPILED = (
+    "mecha/apps.py",
     "mecha/callbacks.py",
     "mecha/listening.py",
     "mecha/http1/",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Final, Protocol
@@ -80,7 +80,9 @@ class ResolverHolder(Protocol):
     resolver: NameResolver | None
 
 
-_NO_ENDPOINTS: Final[Mapping[str, Endpoint]] = {}
+_NO_ENDPOINTS: Final[dict[str, Endpoint]] = {}
+# Instances a call has found unreachable: none, for almost every call (shared, never changed).
+_NONE_FAILED: Final[frozenset[Address]] = frozenset()
 
 
 class InvocationService:
@@ -96,7 +98,7 @@ class InvocationService:
         self._mesh = mesh
         self.peers = peers
         self._external = external
-        self.endpoints: Mapping[str, Mapping[str, Endpoint]] = {}
+        self.endpoints: dict[str, dict[str, Endpoint]] = {}
         """HTTPEndpoint resources by name, by the app id whose scope they are in."""
         self._namespace = namespace
         self._turns = itertools.count()
@@ -174,13 +176,13 @@ class InvocationService:
         resolver = self._mesh.resolver
         if resolver is None:
             raise _not_found(app_id)
-        return self.pick(await self.candidates(resolver, app_id, namespace, set()))
+        return self.pick(await self.candidates(resolver, app_id, namespace, _NONE_FAILED))
 
     def pick(self, addresses: list[Address]) -> Address:
         return addresses[next(self._turns) % len(addresses)]
 
     async def candidates(
-        self, resolver: NameResolver, app_id: str, namespace: str, avoid: set[Address]
+        self, resolver: NameResolver, app_id: str, namespace: str, avoid: frozenset[Address]
     ) -> list[Address]:
         """Live instances, without those that just failed unless nothing else is left."""
         try:
@@ -247,7 +249,7 @@ class _PeerCall:
         self._request = request
         self._context = context
         self._done: Done | None = done
-        self._failed: set[Address] = set()
+        self._failed = _NONE_FAILED
         self._attempt = 0
         self._address: Address | None = None
         self._cancel: Cancel | None = None
@@ -303,7 +305,7 @@ class _PeerCall:
             log.debug("peer for %s unreachable (%s); retrying", app_id, outcome)
             self._attempt += 1
             assert self._address is not None
-            self._failed.add(self._address)
+            self._failed = self._failed | {self._address}
             self._task = asyncio.get_running_loop().create_task(self._send_later(True))
 
     async def _send_later(self, retrying: bool) -> None:
@@ -338,7 +340,7 @@ class _PeerCall:
             done(outcome)
 
 
-def _fresh(addresses: list[Address], app_id: str, avoid: set[Address]) -> list[Address]:
+def _fresh(addresses: list[Address], app_id: str, avoid: frozenset[Address]) -> list[Address]:
     """The addresses not in `avoid`, or all of them when every one is; never empty."""
     if not addresses:
         raise _not_found(app_id)
