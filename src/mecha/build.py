@@ -28,6 +28,7 @@ COMPILED = (
     "mecha/blocks/invocation/errors.py",
     "mecha/blocks/invocation/models.py",
     "mecha/blocks/invocation/service.py",
+    "mecha/blocks/nameresolution/models.py",
     "mecha/blocks/state/service.py",
     "mecha/mesh/client.py",
     "mecha/mesh/server.py",
