@@ -70,14 +70,19 @@ def field_lines(fields: Sequence[tuple[str, str | bytes]]) -> bytes:
         if prefix is None:
             prefix = _name_prefix(name)
         if prefix:
-            raw = value if type(value) is bytes else cast(str, value).encode("latin1")
-            # A CR or LF would smuggle in a header or a body.
-            if _CR in raw or _LF in raw:
-                raise ValueError(_CR_OR_LF)
             parts.append(prefix)
-            parts.append(raw)
+            parts.append(_wire_value(value))
             parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def _wire_value(value: str | bytes) -> bytes:
+    """A header value as it goes on the wire: text as latin-1, bytes as they are."""
+    raw = value if type(value) is bytes else cast(str, value).encode("latin1")
+    # A CR or LF would smuggle in a header or a body.
+    if _CR in raw or _LF in raw:
+        raise ValueError(_CR_OR_LF)
+    return raw
 
 
 def _name_prefix(name: str) -> bytes:
@@ -112,10 +117,7 @@ class LineCache:
         return line
 
     def once(self, value: str) -> bytes:
-        raw = value.encode("latin1")
-        if _CR in raw or _LF in raw:
-            raise ValueError(_CR_OR_LF)
-        return b"".join((self._prefix, raw, b"\r\n"))
+        return b"".join((self._prefix, _wire_value(value), b"\r\n"))
 
 
 CONTENT_TYPE_LINES: Final = LineCache("Content-Type")
