@@ -155,7 +155,9 @@ def _against_lines(result: dict[str, Any]) -> str:
     cpu = ", ".join(
         f"{runtime} {_ratio(value)}" for runtime, value in against["cpu_s_per_1000_at_rate"].items()
     )
-    added = ", ".join(f"{p} {_ratio(value)}" for p, value in against["added_latency"].items())
+    added = ", ".join(
+        f"{p} {_ratio(value)}" for p, value in against.get("added_latency", {}).items()
+    )
     rps = ", ".join(f"c{c} {_ratio(value)}" for c, value in against["requests_per_s"].items())
     command = " ".join(result["settings"].get("against_command") or [])
     return (
@@ -167,11 +169,12 @@ def _against_lines(result: dict[str, Any]) -> str:
 
 
 def render(result: dict[str, Any]) -> str:
+    against = _against_lines(result)
     parts = [
         _rate_table(result),
         _full_table(result),
         _cpu_table(result),
-        *filter(None, [_against_lines(result)]),
+        *([against] if against else []),
         "\n".join(
             [
                 "Load generators (near 100% CPU would make them the bottleneck):",

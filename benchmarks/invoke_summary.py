@@ -124,62 +124,45 @@ def ratios(
     added: dict[str, dict[str, float]],
     full: dict[tuple[str, int], list[FullRun]],
 ) -> dict[str, Any]:
-    """Mecha pair against the nginx pair."""
-    figures: dict[str, Any] = {}
-    mecha_cpu = setups.get(MECHA, {}).get("fixed_rate", {}).get("cpu_s_per_1000", {})
-    nginx_cpu = setups.get(NGINX, {}).get("fixed_rate", {}).get("cpu_s_per_1000", {})
-    figures["cpu_s_per_1000_at_rate"] = {
-        runtime: mecha_cpu[runtime] / nginx_cpu[proxy]
-        for runtime, proxy in COUNTERPARTS.items()
-        if runtime in mecha_cpu and nginx_cpu.get(proxy)
-    }
-    if MECHA in added and NGINX in added:
-        figures["added_latency"] = {
-            p: added[MECHA][p] / added[NGINX][p] if added[NGINX][p] > 0 else math.nan for p in ADDED
-        }
+    """Mecha pair against the nginx pair; and under "against", over the other build's pair."""
     connections = sorted({c for _, c in full})
-    figures["requests_per_s"] = {
-        str(c): _median_round_ratio(
-            full.get((MECHA, c), []), full.get((NGINX, c), []), lambda r: r.wrk.requests_per_s
-        )
-        for c in connections
-    }
+    figures = _pair_ratios(setups, added, full, connections, NGINX, COUNTERPARTS)
     if AGAINST in setups:
-        figures["against"] = _against(setups, added, full, connections)
+        same_place = {runtime: runtime for runtime in RUNTIMES}
+        figures["against"] = _pair_ratios(setups, added, full, connections, AGAINST, same_place)
     return figures
 
 
-def _against(
+def _pair_ratios(
     setups: dict[str, Any],
     added: dict[str, dict[str, float]],
     full: dict[tuple[str, int], list[FullRun]],
     connections: list[int],
+    under: str,
+    counterparts: dict[str, str],
 ) -> dict[str, Any]:
-    """This build's pair over the other build's: CPU per request, added latency, req/s."""
-    cpu = {
-        name: setups.get(name, {}).get("fixed_rate", {}).get("cpu_s_per_1000", {})
-        for name in (MECHA, AGAINST)
-    }
-    return {
+    """The mecha pair's figures over `under`'s: each runtime's CPU per request at the fixed
+    rate against the process in its place there, added latency, full-load req/s."""
+    mecha_cpu = setups.get(MECHA, {}).get("fixed_rate", {}).get("cpu_s_per_1000", {})
+    under_cpu = setups.get(under, {}).get("fixed_rate", {}).get("cpu_s_per_1000", {})
+    figures: dict[str, Any] = {
         "cpu_s_per_1000_at_rate": {
-            runtime: cpu[MECHA][runtime] / cpu[AGAINST][runtime]
-            for runtime in RUNTIMES
-            if runtime in cpu[MECHA] and cpu[AGAINST].get(runtime)
-        },
-        "added_latency": {
-            p: added[MECHA][p] / added[AGAINST][p]
-            for p in ADDED
-            if MECHA in added and AGAINST in added and added[AGAINST][p] > 0
-        },
-        "requests_per_s": {
-            str(c): _median_round_ratio(
-                full.get((MECHA, c), []),
-                full.get((AGAINST, c), []),
-                lambda r: r.wrk.requests_per_s,
-            )
-            for c in connections
-        },
+            runtime: mecha_cpu[runtime] / under_cpu[role]
+            for runtime, role in counterparts.items()
+            if runtime in mecha_cpu and under_cpu.get(role)
+        }
     }
+    if MECHA in added and under in added:
+        figures["added_latency"] = {
+            p: added[MECHA][p] / added[under][p] if added[under][p] > 0 else math.nan for p in ADDED
+        }
+    figures["requests_per_s"] = {
+        str(c): _median_round_ratio(
+            full.get((MECHA, c), []), full.get((under, c), []), lambda r: r.wrk.requests_per_s
+        )
+        for c in connections
+    }
+    return figures
 
 
 def targets(setups: dict[str, Any], versus: dict[str, Any]) -> dict[str, dict[str, Any]]:
