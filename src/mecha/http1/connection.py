@@ -163,7 +163,7 @@ class HttpConnection:
         elif (
             self._queue
             or self._write_paused
-            or (len(data) > self._fast_limit and data.count(b"\r\n\r\n") >= self._max_pipelined)
+            or (len(data) > self._fast_limit and self._may_hold_too_many(data))
         ):
             self._feed(data)
         else:
@@ -209,6 +209,16 @@ class HttpConnection:
             self._transport.abort()
 
     # input
+
+    def _may_hold_too_many(self, data: bytes) -> bool:
+        """Whether `data` may complete max_pipelined requests: as many blank lines as that."""
+        if self._max_pipelined > 1:
+            # The usual input, one head and its body: past the first blank line there is no
+            # CR at all. memchr finds that out several times faster than counting a pattern.
+            first = data.find(b"\r\n\r\n")
+            if first < 0 or data.find(b"\r", first + 4) < 0:
+                return False
+        return data.count(b"\r\n\r\n") >= self._max_pipelined
 
     def _feed(self, data: bytes | memoryview) -> bool:
         """Parses `data` in slices that keep the queue within max_pipelined.
