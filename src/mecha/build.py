@@ -8,6 +8,7 @@ check `mecha run` makes at startup.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent
@@ -59,11 +60,12 @@ def sources() -> list[Path]:
 
 
 def source_hash() -> str:
-    """What a build depends on: the compiled sources, the build script and mypyc's version."""
+    """What a build depends on: the compiled sources, the build script, mypyc's version and the
+    interpreter (its headers and build flags: another one means building again)."""
     import hashlib  # here, not above: `mecha run` imports this module to check edits
     from importlib import metadata
 
-    digest = hashlib.sha256(metadata.version("mypy").encode())
+    digest = hashlib.sha256(metadata.version("mypy").encode() + b"\0" + sys.version.encode())
     for path in [*sources(), SRC.parent / "setup.py"]:
         digest.update(str(path.relative_to(SRC.parent)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
