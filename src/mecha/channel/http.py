@@ -182,14 +182,9 @@ def app_request_headers(
     request: InvokeRequest, context: CallContext, app_api_token: str | None
 ) -> list[Header]:
     """The headers a call carries to an HTTP app, as pairs (HTTP/2): `passed_headers`, then
-    the fields CallLines encodes for HTTP/1.1."""
+    the call's own fields."""
     headers = passed_headers(request, context, app_api_token)
-    if request.content_type:
-        headers.append(("content-type", request.content_type))
-    headers.append(("dapr-caller-app-id", context.caller_app_id))
-    headers.append(("dapr-callee-app-id", context.callee_app_id))
-    if context.traceparent:
-        headers.append(("traceparent", context.traceparent))
+    headers.extend(_APP_CALL_LINES.pairs(context, request.content_type))
     return headers
 
 
@@ -206,13 +201,15 @@ def passed_headers(
 
 
 class CallLines:
-    """A call's caller and callee ids, content type and traceparent as HTTP/1.1 header lines,
-    under the names one hop gives them; encoded from caches, as the same few values come
-    again and again."""
+    """A call's own fields (caller and callee ids, content type, traceparent) under the names
+    one hop gives them: as HTTP/1.1 lines, encoded from caches as the same few values come
+    again and again, or as pairs for HTTP/2."""
 
-    __slots__ = ("_callees", "_callers", "_traceparents")
+    __slots__ = ("_callee", "_callees", "_caller", "_callers", "_traceparents")
 
     def __init__(self, caller: str, callee: str) -> None:
+        self._caller = caller
+        self._callee = callee
         self._callers = LineCache(caller)
         self._callees = LineCache(callee)
         self._traceparents = LineCache("traceparent")
@@ -227,6 +224,18 @@ class CallLines:
         if context.traceparent:
             lines.append(self._traceparents.once(context.traceparent))
         return b"".join(lines)
+
+    def pairs(self, context: CallContext, content_type: str | None) -> list[Header]:
+        """The same fields as `encode`'s lines, in the same order; names in lower case."""
+        pairs: list[Header] = [
+            (self._caller, context.caller_app_id),
+            (self._callee, context.callee_app_id),
+        ]
+        if content_type:
+            pairs.append(("content-type", content_type))
+        if context.traceparent:
+            pairs.append(("traceparent", context.traceparent))
+        return pairs
 
 
 # What an app is told of each call besides `passed_headers`.
