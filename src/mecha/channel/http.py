@@ -226,7 +226,8 @@ class CallLines:
         return b"".join(lines)
 
     def pairs(self, context: CallContext, content_type: str | None) -> list[Header]:
-        """The same fields as `encode`'s lines, in the same order; names in lower case."""
+        """The same fields as `encode`'s lines, in the same order, under the names given (in
+        lower case, as HTTP/2 wants them)."""
         pairs: list[Header] = [
             (self._caller, context.caller_app_id),
             (self._callee, context.callee_app_id),
